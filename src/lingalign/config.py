@@ -1,0 +1,139 @@
+"""Recipes: YAML files validated by typed schemas.
+
+Each stage defines its own schema next to its code (``lingalign.data.recipe.DataRecipe``, ...);
+this module holds what they share: the strict base class, YAML loading with messages that name the
+file and key (with a suggestion for a misspelt key), and path resolution relative to the recipe.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lingalign.errors import UserError
+
+SAMPLE_PREFIX = "sample:"
+
+
+class Strict(BaseModel):
+    """Base for every recipe section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def samples_dir() -> Path:
+    """The small real data samples shipped inside the package (see samples/README.md)."""
+    return Path(__file__).parent / "samples"
+
+
+def resolve_path(value: str | os.PathLike, base: str | os.PathLike | None = None) -> Path:
+    """Resolve a path from a recipe or the command line.
+
+    ``sample:flores101/dev/eng.dev`` points into the shipped samples; a relative path is taken
+    relative to ``base`` (the recipe's folder) when given, else to the current directory;
+    ``~`` is expanded.
+    """
+    text = str(value)
+    if text.startswith(SAMPLE_PREFIX):
+        return samples_dir() / text[len(SAMPLE_PREFIX):]
+    path = Path(os.path.expanduser(text))
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return path
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: recipe not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(f"{path}{line}: invalid YAML ({problem})") from None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names valid at a location inside a schema, to suggest a fix for a misspelt key."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = _innermost_model(annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}) or {})
+
+
+def _innermost_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _innermost_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel], source: str) -> str:
+    lines = [f"{source}: the recipe does not match the schema:"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            valid = _fields_at(model, loc)
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else (f" Valid keys: {', '.join(valid)}." if valid else "")
+            lines.append(f"  - {key}: unknown key.{hint}")
+        elif err["type"] == "missing":
+            lines.append(f"  - {key}: required key is missing")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+            lines.append(f"  - {key}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def validate(data: Any, model: type[M], source: str = "recipe") -> M:
+    """Validate a parsed mapping against a schema; errors become one readable ``UserError``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(format_validation_error(exc, model, source)) from None
+
+
+def load_recipe(path: str | os.PathLike, model: type[M], section: str | None = None) -> M:
+    """Read a YAML recipe (or one top-level section of it) into a typed schema."""
+    data = read_yaml(path)
+    source = str(path)
+    if section is not None and isinstance(data, dict) and section in data:
+        data = data[section]
+        source = f"{path} [{section}]"
+    return validate(data, model, source)
+
+
+def dump_yaml(model: BaseModel) -> str:
+    """The resolved configuration as YAML, saved beside every output."""
+    return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

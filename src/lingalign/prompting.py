@@ -1,0 +1,83 @@
+"""Prompt formats shared by training and evaluation (training = inference, or scores mean nothing).
+
+Two formats:
+
+* ``alpaca``: the Stanford Alpaca template the paper uses for base models. The template words stay
+  in English whatever the language of the instruction; there is no space or newline after
+  ``### Response:`` (the response text follows directly, as in the reference code).
+* ``chat``: the tokenizer's own chat template, with the instruction (and input, after a blank line)
+  as the single user turn. Right for instruct models that ship a template.
+
+The format used is recorded with every trained model and every score.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from lingalign.errors import UserError
+
+PromptFormat = Literal["alpaca", "chat"]
+PROMPT_FORMATS: tuple[str, ...] = ("alpaca", "chat")
+
+ALPACA_WITH_INPUT = (
+    "Below is an instruction that describes a task, paired with an input that provides further "
+    "context. Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:"
+)
+ALPACA_NO_INPUT = (
+    "Below is an instruction that describes a task. Write a response that appropriately "
+    "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:"
+)
+
+# Strings that mark the model starting a new turn of the template: generation stops there.
+ALPACA_STOP_STRINGS = ("### Instruction:", "### Input:", "### Response:", "\n\n\n")
+
+
+def build_prompt(instruction: str, input: str = "", fmt: str = "alpaca", tokenizer=None) -> str:
+    """The text the model sees before its response."""
+    if fmt == "alpaca":
+        if input:
+            return ALPACA_WITH_INPUT.format(instruction=instruction, input=input)
+        return ALPACA_NO_INPUT.format(instruction=instruction)
+    if fmt == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise UserError(
+                "prompt format 'chat' needs a tokenizer with a chat template, and this one has none",
+                hint="use prompt_format: alpaca",
+            )
+        user = instruction if not input else f"{instruction}\n\n{input}"
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
+        )
+    raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
+
+
+def stop_strings(fmt: str) -> tuple[str, ...]:
+    return ALPACA_STOP_STRINGS if fmt == "alpaca" else ()
+
+
+MODEL_INFO_FILE = "lingalign_model.json"
+
+
+def write_model_info(folder, prompt_format: str, **extra) -> None:
+    """Record in a trained model folder how it was prompted, so evaluation prompts it the same way."""
+    from pathlib import Path
+
+    from lingalign.artifacts import write_json
+
+    write_json(Path(folder) / MODEL_INFO_FILE, {"prompt_format": prompt_format, **extra})
+
+
+def read_model_prompt_format(folder) -> str | None:
+    """The prompt format a lingalign-trained model was trained with, or None for other models."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder) / MODEL_INFO_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("prompt_format")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None

@@ -110,6 +110,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 
 def append_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> None:
     """Append records and flush, so a crash loses at most the line being written."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8", newline="\n") as handle:
         for record in records:
             handle.write(dumps_jsonl(record))

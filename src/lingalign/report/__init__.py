@@ -1,0 +1,1 @@
+"""Report stage: one self-contained HTML file per run."""

@@ -1,0 +1,52 @@
+"""Charts for the report, drawn with matplotlib and embedded as base64 PNG data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def to_data_uri(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def file_data_uri(path: str) -> str:
+    with open(path, "rb") as handle:
+        return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
+
+
+def task_bars(task: str, metrics: list[str], models: list[str], values: dict) -> str:
+    """Grouped bars: one group per metric of a task, one bar per model, value labels on top."""
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(metrics) * max(1, len(models)) / 2, 3.2))
+    width = 0.8 / max(1, len(models))
+    for i, model in enumerate(models):
+        xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(metrics))]
+        ys = [values.get((model, task, metric), float("nan")) for metric in metrics]
+        bars = ax.bar(xs, ys, width, label=model)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+    ax.set_xticks(range(len(metrics)), metrics)
+    ax.set_ylabel("score (0-100)")
+    ax.set_title(task)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    ax.spines[["top", "right"]].set_visible(False)
+    return to_data_uri(fig)
+
+
+def training_curves(curves: dict[str, list[dict]]) -> str:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name, rows in curves.items():
+        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=name, linewidth=1.4)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (response tokens)")
+    ax.set_title("Training curves")
+    ax.legend(fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return to_data_uri(fig)

@@ -1,0 +1,91 @@
+"""Gather what a run folder holds into one plain dictionary for the report.
+
+A run folder (written by ``lingalign run``, or assembled by hand from stage outputs) may hold:
+
+    recipe.yaml                      the resolved experiment recipe
+    models/<name>/train_log.jsonl    training curves
+    eval/<name>/results.json         scores per task and metric
+    analysis/align/alignment.json    layer-wise alignment (+ PNGs)
+    analysis/responses/responses.json
+    scaling/fit/law.json, fit.png    scaling law; scaling/allocation.yaml
+    manifest.json files              fingerprints and versions
+
+Everything is optional: the report shows what exists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lingalign.artifacts import read_jsonl_tolerant
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def collect(run_dir: str | Path) -> dict:
+    run = Path(run_dir)
+    found: dict[str, Any] = {"run_dir": str(run.resolve()), "name": run.name}
+
+    recipe = run / "recipe.yaml"
+    found["recipe_text"] = recipe.read_text(encoding="utf-8") if recipe.exists() else None
+
+    results = {}
+    for path in sorted(run.glob("eval/*/results.json")):
+        data = _load_json(path)
+        if data:
+            results[path.parent.name] = data
+    found["results"] = results
+
+    curves = {}
+    for path in sorted(run.glob("models/*/train_log.jsonl")):
+        rows = [r for r in read_jsonl_tolerant(path) if "loss" in r and "step" in r]
+        if rows:
+            curves[path.parent.name] = rows
+    found["train_curves"] = curves
+
+    found["alignment"] = _load_json(run / "analysis/align/alignment.json")
+    found["alignment_images"] = sorted(str(p) for p in run.glob("analysis/align/*.png"))
+    found["responses_images"] = sorted(str(p) for p in run.glob("analysis/responses/*.png"))
+    found["scaling_law"] = _load_json(run / "scaling/fit/law.json")
+    found["scaling_images"] = sorted(str(p) for p in run.glob("scaling/fit/*.png"))
+    allocation = run / "scaling/allocation.yaml"
+    found["allocation_text"] = allocation.read_text(encoding="utf-8") if allocation.exists() else None
+
+    manifests = {}
+    for path in sorted(run.rglob("manifest.json")):
+        data = _load_json(path)
+        if data:
+            manifests[str(path.parent.relative_to(run)) or "."] = {
+                "stage": data.get("stage"), "fingerprint": data.get("fingerprint"), "created": data.get("created"),
+            }
+    found["manifests"] = manifests
+    versions = next((m.get("versions") for m in map(_load_json, sorted(run.rglob("manifest.json"))) if m and m.get("versions")), None)
+    found["versions"] = versions or {}
+    return found
+
+
+def score_table(results: dict[str, dict]) -> tuple[list[str], list[tuple[str, str]], dict]:
+    """Rows = models, columns = (task, metric); values are the stored percentages.
+
+    Returns (models, columns, values) where ``values[(model, task, metric)] = value``.
+    """
+    models = list(results)
+    columns: list[tuple[str, str]] = []
+    values: dict[tuple[str, str, str], float] = {}
+    for model, data in results.items():
+        for task, entry in (data.get("tasks") or {}).items():
+            for metric, item in (entry.get("metrics") or {}).items():
+                value = item.get("value") if isinstance(item, dict) else item
+                if not isinstance(value, (int, float)):
+                    continue
+                if (task, metric) not in columns:
+                    columns.append((task, metric))
+                values[(model, task, metric)] = float(value)
+    return models, columns, values

@@ -1,0 +1,36 @@
+"""Write one self-contained HTML report of a run folder: scores, curves, alignment, scaling, config."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lingalign.errors import UserError
+
+
+def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
+    """Collect a run folder and write ``report.html`` (or ``output``); returns its path."""
+    from lingalign.artifacts import write_text
+    from lingalign.report.collect import collect
+    from lingalign.report.html import render
+
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise UserError(f"{run}: run folder not found")
+    found = collect(run)
+    if not (found["results"] or found["train_curves"] or found["alignment"] or found["scaling_law"]):
+        raise UserError(f"{run}: nothing to report yet (no eval/*/results.json, models/*/train_log.jsonl, analysis or scaling outputs)")
+    target = Path(output) if output else run / "report.html"
+    write_text(target, render(found))
+    return target
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a folder written by `lingalign run` (or laid out the same way)")
+    parser.add_argument("-o", "--output", help="HTML file to write (default: RUN_DIR/report.html)")
+
+
+def main(args: argparse.Namespace) -> int:
+    path = write_report(args.run_dir, args.output)
+    print(f"report: {path.resolve()}")
+    return 0

@@ -1,0 +1,135 @@
+"""Render the collected run into one self-contained HTML file (inline CSS, images as data URIs)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+
+from lingalign.report import charts
+from lingalign.report.collect import score_table
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
+.sub{color:#666;margin-top:0} table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
+th,td{border:1px solid #ddd;padding:.25rem .55rem;text-align:right} th{background:#f5f5f5}
+td.name,th.name{text-align:left} .up{color:#0a7d32} .down{color:#b3261e} .muted{color:#888}
+.charts{display:flex;flex-wrap:wrap;gap:1rem} .charts img{max-width:100%;border:1px solid #eee}
+pre{background:#f7f7f7;padding:.8rem;overflow:auto;font-size:.8rem;max-height:28rem}
+details{margin:.5rem 0}
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def _baseline(models: list[str]) -> str | None:
+    for candidate in ("base", "alpaca-en", "english-only"):
+        if candidate in models:
+            return candidate
+    return models[0] if models else None
+
+
+def _score_section(results: dict) -> str:
+    models, columns, values = score_table(results)
+    if not columns:
+        return "<h2>Scores</h2><p class=muted>No evaluation results in this run yet.</p>"
+    base = _baseline(models)
+    head = "".join(f"<th>{_e(t)}<br><span class=muted>{_e(m)}</span></th>" for t, m in columns)
+    rows = []
+    for model in models:
+        cells = []
+        for task, metric in columns:
+            value = values.get((model, task, metric))
+            if value is None:
+                cells.append("<td class=muted>–</td>")
+                continue
+            ref = values.get((base, task, metric)) if base and model != base else None
+            delta = ""
+            if ref is not None:
+                diff = value - ref
+                cls = "up" if diff > 0 else "down" if diff < 0 else "muted"
+                rel = f", {100 * diff / ref:+.0f}%" if ref else ""
+                delta = f"<br><span class={cls}>{diff:+.1f}{rel}</span>"
+            cells.append(f"<td>{value:.1f}{delta}</td>")
+        rows.append(f"<tr><td class=name>{_e(model)}</td>{''.join(cells)}</tr>")
+    note = f"Differences are against <b>{_e(base)}</b> (absolute points, then relative %)." if base else ""
+    tasks = list(dict.fromkeys(t for t, _ in columns))
+    images = "".join(
+        f'<img alt="{_e(t)}" src="{charts.task_bars(t, [m for tt, m in columns if tt == t], models, values)}">'
+        for t in tasks
+    )
+    return (
+        "<h2>Scores</h2><p>All metrics are on a 0-100 scale. " + note + "</p>"
+        f"<table><tr><th class=name>model</th>{head}</tr>{''.join(rows)}</table>"
+        f"<div class=charts>{images}</div>"
+    )
+
+
+def _answer_language_section(results: dict) -> str:
+    rows = []
+    for model, data in results.items():
+        for task, entry in (data.get("tasks") or {}).items():
+            item = (entry.get("metrics") or {}).get("answer_lang")
+            if isinstance(item, dict) and "value" in item:
+                rows.append(f"<tr><td class=name>{_e(model)}</td><td class=name>{_e(task)}</td>"
+                            f"<td>{_e(item.get('expected', ''))}</td><td>{item['value']:.1f}%</td></tr>")
+    if not rows:
+        return ""
+    return ("<h2>Answer language</h2><p>Share of answers detected (py3langid) in the expected language. "
+            "Short runs move this first, and translation quality later.</p>"
+            "<table><tr><th class=name>model</th><th class=name>task</th><th>expected</th><th>share</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _images(title: str, paths: list[str], intro: str = "") -> str:
+    if not paths:
+        return ""
+    images = "".join(f'<img alt="{_e(p)}" src="{charts.file_data_uri(p)}">' for p in paths)
+    return f"<h2>{_e(title)}</h2>{intro}<div class=charts>{images}</div>"
+
+
+def _scaling_section(found: dict) -> str:
+    parts = []
+    law = found.get("scaling_law")
+    if law:
+        parts.append("<details open><summary>Fitted law (law.json)</summary><pre>"
+                     + _e(json.dumps(law, indent=1, ensure_ascii=False)[:6000]) + "</pre></details>")
+    if found.get("allocation_text"):
+        parts.append("<details open><summary>Budget allocation</summary><pre>" + _e(found["allocation_text"]) + "</pre></details>")
+    body = _images("Scaling law", found.get("scaling_images", []))
+    if not body and parts:
+        body = "<h2>Scaling law</h2>"
+    return body + "".join(parts)
+
+
+def render(found: dict) -> str:
+    sections = [
+        f"<h1>lingalign report: {_e(found['name'])}</h1>",
+        f"<p class=sub>{_e(found['run_dir'])} · generated {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}</p>",
+        _score_section(found["results"]),
+        _answer_language_section(found["results"]),
+    ]
+    if found["train_curves"]:
+        sections.append(f'<h2>Training</h2><div class=charts><img alt="training curves" src="{charts.training_curves(found["train_curves"])}"></div>')
+    sections.append(_images("Cross-lingual alignment by layer", found["alignment_images"],
+                            "<p>Pooled hidden states of parallel sentences, per layer: higher means the languages sit closer.</p>"))
+    sections.append(_images("Answer languages", found["responses_images"]))
+    sections.append(_scaling_section(found))
+    config = ""
+    if found.get("recipe_text"):
+        config += "<details open><summary>Recipe (resolved)</summary><pre>" + _e(found["recipe_text"]) + "</pre></details>"
+    generation = {m: d.get("generation") for m, d in found["results"].items() if d.get("generation")}
+    if generation:
+        config += "<details><summary>Generation settings</summary><pre>" + _e(json.dumps(generation, indent=1)) + "</pre></details>"
+    if found["manifests"]:
+        rows = "".join(f"<tr><td class=name>{_e(k)}</td><td class=name>{_e(v['stage'])}</td><td class=name><code>{_e(v['fingerprint'])}</code></td><td class=name>{_e(v['created'])}</td></tr>"
+                       for k, v in found["manifests"].items())
+        config += f"<details><summary>Stage outputs and fingerprints</summary><table><tr><th class=name>folder</th><th class=name>stage</th><th class=name>fingerprint</th><th class=name>created</th></tr>{rows}</table></details>"
+    if found["versions"]:
+        config += "<details><summary>Versions</summary><pre>" + _e(json.dumps(found["versions"], indent=1)) + "</pre></details>"
+    sections.append("<h2>Configuration</h2>" + (config or "<p class=muted>No recipe or manifests found.</p>"))
+    body = "\n".join(s for s in sections if s)
+    return f"<!doctype html><html lang=en><head><meta charset=utf-8><title>lingalign report: {_e(found['name'])}</title><style>{CSS}</style></head><body>{body}</body></html>\n"

@@ -1,0 +1,44 @@
+"""The HTML report shows what a run folder holds, self-contained."""
+
+import json
+
+import pytest
+
+from lingalign.artifacts import append_jsonl, write_json
+from lingalign.cli import main
+from lingalign.report.command import write_report
+
+
+def _results(model, chrf, lang_share):
+    return {
+        "model": model, "prompt_format": "alpaca", "generation": {"max_new_tokens": 64},
+        "tasks": {
+            "flores-en-zh": {"n": 20, "metrics": {"chrf++": {"value": chrf, "signature": "nrefs:1|..."},
+                                                  "answer_lang": {"value": lang_share, "expected": "zh"}}},
+        },
+    }
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    write_json(tmp_path / "eval/base/results.json", _results("base", 4.0, 10.0))
+    write_json(tmp_path / "eval/coit-zh/results.json", _results("coit-zh", 9.5, 85.0))
+    append_jsonl(tmp_path / "models/coit-zh/train_log.jsonl", [{"step": s, "loss": 3.0 / s, "lr": 1e-4} for s in range(1, 6)])
+    (tmp_path / "recipe.yaml").write_text("base_model: smollm2-135m-instruct\n")
+    return tmp_path
+
+
+def test_report_has_scores_deltas_curves_and_config(run_dir):
+    path = write_report(run_dir)
+    page = path.read_text()
+    assert page.startswith("<!doctype html>")
+    assert "9.5" in page and "+5.5, +138%" in page  # coit vs base, absolute and relative
+    assert "85.0%" in page  # answer-language share
+    assert page.count("data:image/png;base64,") >= 2  # a task chart and the training curves
+    assert "base_model: smollm2-135m-instruct" in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_report_of_empty_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "nothing to report yet" in capsys.readouterr().err

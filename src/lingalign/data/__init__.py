@@ -1,0 +1,11 @@
+"""The data stage: from bitext and instruction sets to one CoIT/MuIT training file.
+
+Read (``readers``) -> clean (``clean``) -> turn into instruction records (``instructions``) ->
+select and mix under a seed (``mixture``) -> write ``train.jsonl`` + ``manifest.json`` (``build``).
+The recipe schema lives in ``recipe``; the ``lingalign data`` verb in ``command``.
+"""
+
+from lingalign.data.build import build_dataset
+from lingalign.data.recipe import DataRecipe, load_data_recipe
+
+__all__ = ["build_dataset", "load_data_recipe", "DataRecipe"]

@@ -1,0 +1,157 @@
+"""``build_dataset``: one recipe in, ``train.jsonl`` + ``manifest.json`` out.
+
+Steps, each streaming: read every source, clean it, turn pairs into instruction records (and drop
+over-long examples if ``max_tokens`` is set), spool them; decide how many each source gives; pick
+them by seeded rank; write all records sorted by a seeded hash of their ids. ``train.jsonl``
+appears only when complete (temp file + rename); ``manifest.json`` is written last and marks the
+build as done, so an identical rebuild is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from lingalign.artifacts import MANIFEST, atomic_open, hash_file, hash_obj, hash_path, is_complete, read_manifest, write_manifest
+from lingalign.config import resolve_path
+from lingalign.data import readers
+from lingalign.data.clean import Cleaner, EvalTexts
+from lingalign.data.instructions import general_record, oriented, translation_record
+from lingalign.data.mixture import Pool, ShuffledWriter, plan_counts
+from lingalign.data.recipe import DataRecipe, Source, load_data_recipe
+from lingalign.data.tokens import TokenFilter
+from lingalign.errors import UserError
+
+log = logging.getLogger(__name__)
+
+TRAIN_FILE = "train.jsonl"
+FORMAT_VERSION = 1  # bump when the same recipe would give different bytes
+
+
+def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_dir: str | Path | None = None,
+                  force: bool = False) -> dict:
+    """Build the training set of ``recipe`` into ``out_dir``; returns the manifest.
+
+    ``recipe`` is a ``DataRecipe`` or a YAML path; relative paths in it are resolved against
+    ``recipe_dir`` (default: the YAML file's folder). An existing complete build with the same
+    fingerprint is kept unless ``force``.
+    """
+    source_name = "recipe"
+    if not isinstance(recipe, DataRecipe):
+        source_name = str(recipe)
+        recipe_dir = recipe_dir if recipe_dir is not None else Path(recipe).parent
+        recipe = load_data_recipe(recipe)
+    out_dir = Path(out_dir)
+    files = {s.name: resolve_source(s, recipe_dir) for s in recipe.sources}
+    evals = [resolve_path(e.path, recipe_dir) for e in recipe.eval_set_list()]
+    inputs = {f"{name}:{p.name}": hash_path(p) for name, (_, paths) in files.items() for p in paths}
+    inputs.update({f"eval:{p}": hash_path(p) for p in evals if p.exists()})
+    config = recipe.model_dump(mode="json")
+    fingerprint = hash_obj({"config": config, "inputs": inputs, "format": FORMAT_VERSION})
+
+    if not force and is_complete(out_dir, fingerprint) and (out_dir / TRAIN_FILE).exists():
+        log.info("%s already holds this build (fingerprint %s); skipping. Use --force to rebuild.", out_dir, fingerprint)
+        return read_manifest(out_dir)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # an interrupted rebuild must not look complete
+    contamination = EvalTexts(recipe.eval_set_list(), recipe_dir) if recipe.eval_sets else None
+    token_filter = TokenFilter(recipe.tokenizer, recipe.max_tokens, recipe.prompt_format) if recipe.max_tokens else None
+    dropped, available = {}, {}
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
+        pools = []
+        for source in recipe.sources:
+            cleaner = Cleaner(source.clean or recipe.clean, contamination)
+            pool = Pool(source.name, Path(tmp), recipe.seed)
+            records = source_records(source, *files[source.name], cleaner, recipe)
+            if token_filter is not None:
+                records = token_filter.keep(records, cleaner.dropped)
+            for record in records:
+                pool.add(record)
+            pool.close()
+            pools.append(pool)
+            available[source.name] = len(pool)
+            dropped[source.name] = dict(sorted(cleaner.dropped.items()))
+            log.info("%s: %d records after cleaning (dropped %s)", source.name, len(pool), dropped[source.name] or "none")
+        plan = plan_counts(recipe, available, source_name)
+        writer = ShuffledWriter(Path(tmp), recipe.seed)
+        for pool in pools:
+            for record in pool.select(plan[pool.name]):
+                writer.add(record)
+        with atomic_open(out_dir / TRAIN_FILE) as handle:
+            counts = writer.write_to(handle)
+    log.info("wrote %d records to %s", counts["records"], out_dir / TRAIN_FILE)
+    return write_manifest(
+        out_dir, stage="data", fingerprint=fingerprint, inputs=inputs, config=config, counts=counts,
+        seed=recipe.seed, available=available, selected={k: v for k, v in plan.items()}, dropped=dropped,
+        contamination_texts=len(contamination) if contamination else 0,
+        outputs={TRAIN_FILE: hash_file(out_dir / TRAIN_FILE)}, recipe=source_name,
+    )
+
+
+def resolve_source(source: Source, base: str | Path | None) -> tuple[str, list[Path]]:
+    """A source's format and the files it reads, checked to exist (so errors come before any work)."""
+    fmt = source_format(source, base)
+    if source.paths:
+        paths = [resolve_path(p, base) for p in source.paths]
+    else:
+        path = resolve_path(source.path, base)
+        if fmt == "moses":
+            paths = list(readers.moses_paths(path, tuple(source.languages)))
+        elif fmt == "flores":
+            paths = list(readers.flores_paths(path, tuple(source.languages)))
+        else:
+            paths = [path]
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"{path}: file not found (source '{source.name}', format {fmt})",
+                            hint="a Moses pair is given as the prefix before .<lang>, e.g. sample:bitext/newstest2017.en-zh"
+                            if fmt == "moses" else None)
+    return fmt, paths
+
+
+def source_format(source: Source, base: str | Path | None = None) -> str:
+    """The format a source was declared with, or the one its path implies."""
+    if source.format != "auto":
+        return source.format
+    if source.paths:
+        return "moses"
+    path = source.path or ""
+    if source.kind == "instructions":
+        if path.endswith(".json"):
+            return "json"
+        if path.endswith(".jsonl"):
+            return "jsonl"
+        raise UserError(f"source '{source.name}': cannot tell the format of {path}", hint="set format: json or jsonl")
+    if resolve_path(path, base).is_dir():
+        return "flores"
+    if path.endswith(".tsv"):
+        return "tsv"
+    if path.endswith(".jsonl"):
+        return "jsonl"
+    return "moses"
+
+
+def source_records(source: Source, fmt: str, paths: list[Path], cleaner: Cleaner, recipe: DataRecipe) -> Iterator[dict]:
+    """Cleaned instruction records of one source, in reading order."""
+    if source.kind == "instructions":
+        for _, instruction, input, output in readers.read_instructions(paths[0], fmt, source.fields):
+            kept = cleaner.instruction(instruction, input, output, source.lang)
+            if kept:
+                yield general_record(*kept, source.lang)
+        return
+    codes = tuple(source.languages)
+    if fmt == "tsv":
+        pairs = readers.read_tsv(paths[0])
+    elif fmt == "jsonl":
+        pairs = readers.read_translation_jsonl(paths[0], codes)
+    else:
+        pairs = readers.read_line_pairs(paths[0], paths[1])
+    ways = oriented(codes, source.direction or recipe.direction)
+    for _, *sides in pairs:
+        kept = cleaner.pair(sides[0], sides[1], codes)
+        if kept:
+            for s, t in ways:
+                yield translation_record(codes[s], codes[t], kept[s], kept[t], recipe.seed)

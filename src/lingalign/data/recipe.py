@@ -1,0 +1,125 @@
+"""The ``data:`` section of a recipe: which sources, how they are cleaned, and how many of each.
+
+Every key is checked (a misspelt key is an error with a suggestion), and the resolved recipe is
+saved in the output manifest, so a training set can always be traced back to its settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from lingalign.config import Strict, load_recipe
+from lingalign.data.languages import normalize_code
+from lingalign.errors import UserError
+
+Direction = Literal["en-x", "x-en", "both"]
+
+
+class CleanConfig(Strict):
+    """Filters applied to every pair before selection; each one's drop count goes in the manifest."""
+
+    min_chars: int = Field(1, ge=0, description="drop a pair if either side is shorter (characters)")
+    max_chars: int = Field(1000, ge=1, description="drop a pair if either side is longer (characters)")
+    max_length_ratio: Optional[float] = Field(
+        3.0, gt=1, description="drop a pair if one side is this many times longer, in UTF-8 bytes")
+    dedup: bool = Field(True, description="drop exact repeats of a pair or record (8-byte hash each)")
+    langid: bool = Field(False, description="drop a side not detected as its declared language (py3langid)")
+
+
+class EvalSet(Strict):
+    """An evaluation set no training text may come from."""
+
+    path: str
+    format: Literal["auto", "lines", "squad"] = "auto"
+
+
+class Source(Strict):
+    """One input: a parallel corpus (``kind: bitext``) or an instruction set (``kind: instructions``)."""
+
+    name: str
+    kind: Literal["bitext", "instructions"]
+    path: Optional[str] = None
+    paths: Optional[list[str]] = Field(None, min_length=2, max_length=2)
+    format: Literal["auto", "moses", "tsv", "jsonl", "flores", "json"] = "auto"
+    # bitext
+    languages: Optional[list[str]] = Field(None, min_length=2, max_length=2)
+    direction: Optional[Direction] = None
+    # instructions
+    lang: Optional[str] = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    # how many
+    count: Optional[int] = Field(None, ge=0)
+    weight: Optional[float] = Field(None, gt=0)
+    upsample: bool = False
+    clean: Optional[CleanConfig] = None
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - {"instruction", "input", "output"}
+        if unknown:
+            raise ValueError(f"fields maps instruction/input/output to keys of the file; unknown: {sorted(unknown)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Source":
+        if (self.path is None) == (self.paths is None):
+            raise ValueError(f"source '{self.name}': give exactly one of path (a file, prefix or folder) or paths (two files)")
+        if self.count is not None and self.weight is not None:
+            raise ValueError(f"source '{self.name}': give count or weight, not both")
+        if self.kind == "bitext":
+            if not self.languages:
+                raise ValueError(f"source '{self.name}': bitext needs languages: [source_code, target_code]")
+            for code in self.languages:
+                _check_code(code)
+        else:
+            if not self.lang:
+                raise ValueError(f"source '{self.name}': instructions need lang: <code of their language>")
+            _check_code(self.lang)
+        return self
+
+
+def _check_code(code: str) -> None:
+    """Unknown language codes become schema errors, so the message names the recipe file and key."""
+    try:
+        normalize_code(code)
+    except UserError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
+
+
+class DataRecipe(Strict):
+    """Sources, cleaning and mixing: one recipe for CoIT (one language) or MuIT (several)."""
+
+    seed: int = 0
+    total: Optional[int] = Field(None, ge=1, description="mixture size shared out by the sources' weights")
+    direction: Direction = "en-x"
+    clean: CleanConfig = CleanConfig()
+    eval_sets: list[Union[str, EvalSet]] = Field(default_factory=list)
+    max_tokens: Optional[int] = Field(None, ge=8, description="drop examples longer than this (prompt+answer)")
+    tokenizer: str = "smollm2-135m-instruct"
+    prompt_format: Literal["alpaca", "chat"] = "alpaca"
+    sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DataRecipe":
+        names = [s.name for s in self.sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(repeated)}")
+        weighted = [s.name for s in self.sources if s.weight is not None]
+        if weighted and self.total is None:
+            raise ValueError(f"sources {', '.join(weighted)} have a weight, so the recipe needs total: <records>")
+        if self.total is not None and not weighted:
+            raise ValueError("total is shared out by weights, but no source has a weight")
+        return self
+
+    def eval_set_list(self) -> list[EvalSet]:
+        return [EvalSet(path=e) if isinstance(e, str) else e for e in self.eval_sets]
+
+
+def load_data_recipe(path: str | Path) -> DataRecipe:
+    """Read the ``data:`` section of a YAML recipe (or the whole file if it has no such section)."""
+    return load_recipe(path, DataRecipe, section="data")

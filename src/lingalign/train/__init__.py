@@ -1,0 +1,16 @@
+"""Training stage: supervised fine-tuning (full or LoRA) with exact loss masking, packing without
+cross-contamination, token-normalised gradient accumulation, atomic checkpoints and resume.
+
+Python API: ``train(config, data_dir, out_dir, resume=False) -> Path``.
+"""
+
+from lingalign.train.recipe import TrainConfig
+
+
+def train(config, data_dir, out_dir, resume: bool = False, **kwargs):
+    from lingalign.train.stage import train as _train
+
+    return _train(config, data_dir, out_dir, resume, **kwargs)
+
+
+__all__ = ["TrainConfig", "train"]

@@ -1,0 +1,82 @@
+"""``lingalign train``: fine-tune a causal LM on a data-stage folder.
+
+  lingalign train RECIPE --data DATA_DIR -o OUT [--resume] [--force] [--max-steps N] [--set key=value ...]
+  lingalign train --export-merged ADAPTER_DIR -o OUT
+
+RECIPE is a YAML file; its ``train:`` section (or the whole file) follows
+``lingalign.train.recipe.TrainConfig``. Multi-process: ``accelerate launch -m lingalign.cli train ...``
+or ``torchrun --nproc_per_node N -m lingalign.cli train ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lingalign.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", nargs="?", help="YAML recipe (its train: section, or the whole file)")
+    parser.add_argument("--data", help="data-stage folder holding train.jsonl")
+    parser.add_argument("-o", "--out", required=True, help="output model folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT.work/")
+    parser.add_argument("--force", action="store_true", help="replace an existing output or unfinished run")
+    parser.add_argument("--max-steps", type=int, help="stop after N optimizer steps (the schedule is sized to N)")
+    parser.add_argument("--stop-after", type=int, help="checkpoint and exit after N steps; continue with --resume")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe key (YAML value), e.g. --set learning_rate=1e-4 --set lora.r=8")
+    parser.add_argument("--export-merged", metavar="ADAPTER_DIR", help="merge a LoRA adapter into its base model and save to OUT")
+
+
+def apply_overrides(data: dict, pairs: list[str]) -> dict:
+    import yaml
+
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE")
+        target = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise UserError(f"--set {key}: {part!r} is not a section")
+        target[parts[-1]] = yaml.safe_load(value)
+    return data
+
+
+def load_config(recipe: str | None, overrides: list[str]):
+    from lingalign.config import read_yaml, resolve_path, validate
+    from lingalign.train.recipe import TrainConfig
+
+    data, source, base = {}, "--set", None
+    if recipe:
+        data = read_yaml(recipe) or {}
+        source, base = recipe, Path(recipe).parent
+        if isinstance(data, dict) and "train" in data:
+            data, source = data["train"], f"{recipe} [train]"
+    config = validate(apply_overrides(dict(data or {}), overrides), TrainConfig, source)
+    if base is not None:
+        model = str(config.model)
+        local = resolve_path(model, base)
+        if model.startswith(("sample:", ".", "~")) or local.exists():
+            config = config.model_copy(update={"model": str(local)})
+    return config
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.export_merged:
+        from lingalign.train.export import export_merged
+
+        print(export_merged(args.export_merged, args.out))
+        return 0
+    if not args.data:
+        raise UserError("lingalign train: --data DATA_DIR is required")
+    from lingalign.train.stage import train
+
+    config = load_config(args.recipe, args.set)
+    result = train(config, args.data, args.out, args.resume, force=args.force,
+                   max_steps=args.max_steps, stop_after=args.stop_after)
+    print(result)
+    return 0

@@ -1,0 +1,135 @@
+"""The training loop, written out in one place.
+
+One optimizer step consumes ``gradient_accumulation_steps * world_size`` micro-batches of the
+epoch plan; process ``r`` takes every ``world_size``-th of them. Each micro-batch contributes its
+*summed* response-token loss divided by the number of response tokens in the whole step (all
+micro-batches, all processes), so the gradient is the mean over the step's tokens whatever the
+accumulation, micro-batch or process count (times ``world_size`` because DDP/FSDP average
+gradients across processes). Every process holds the same plan, so the step's token count is known
+without communication.
+
+A short last step gives some processes fewer micro-batches; they run a step's micro-batch with
+weight 0 so that every process takes part in the same collective calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lingalign.artifacts import append_jsonl
+from lingalign.train.batching import collate, group_steps
+from lingalign.train.checkpoint import save_checkpoint
+from lingalign.train.examples import Example
+
+
+@dataclass
+class LoopState:
+    step: int = 0          # optimizer steps done
+    epoch: int = 0         # epoch of the next step
+    step_in_epoch: int = 0  # index of the next step in that epoch's plan
+    elapsed: float = 0.0   # seconds of training before this process started (resume)
+    stats: dict = field(default_factory=dict)
+
+
+def step_targets(micro_batches: list, examples: list[Example]) -> int:
+    """Response tokens (with EOS) carrying loss in one step; prompts are never empty, so this equals the shifted count."""
+    return sum(len(examples[i]) - examples[i].n_prompt for mb in micro_batches for row in mb for i in row)
+
+
+def step_tokens(micro_batches: list, examples: list[Example]) -> int:
+    return sum(len(examples[i]) for mb in micro_batches for row in mb for i in row)
+
+
+def autocast(accelerator, precision: str):
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(accelerator.device.type, dtype=torch.bfloat16)
+
+
+def accumulate_gradients(accelerator, model, micro: list, examples: list[Example], n_targets: int,
+                         precision: str, pad_id: int) -> torch.Tensor:
+    """Forward and backward this process's share of one step's micro-batches; return its summed loss.
+
+    Gradients end up as d(sum of token losses over the step) / n_targets, on every process.
+    """
+    world, rank = accelerator.num_processes, accelerator.process_index
+    mine = micro[rank::world]
+    n_local = math.ceil(len(micro) / world)
+    loss_sum = torch.zeros((), device=accelerator.device)
+    for i in range(n_local):
+        weight = 1.0 if i < len(mine) else 0.0
+        batch = collate(mine[i] if i < len(mine) else micro[0], examples, pad_id)
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        sync = accelerator.no_sync(model) if i < n_local - 1 else contextlib.nullcontext()
+        with sync:
+            with autocast(accelerator, precision):
+                summed = model(**batch)
+            accelerator.backward(summed * (weight * world / n_targets))
+        loss_sum += summed.detach() * weight
+    return loss_sum
+
+
+def run_loop(*, accelerator, model, optimizer, scheduler, examples, plans, cfg, work: Path,
+             state: LoopState, total_steps: int, precision: str, pad_id: int, stop_after: int | None = None) -> LoopState:
+    """Train from ``state`` to ``total_steps`` (or ``stop_after``), checkpointing as the recipe says."""
+    from tqdm.auto import tqdm
+
+    per_step = cfg.gradient_accumulation_steps * accelerator.num_processes
+    params = [p for p in model.parameters() if p.requires_grad]
+    log_path = Path(work) / "train_log.jsonl"
+    bar = tqdm(total=total_steps, initial=state.step, disable=not accelerator.is_main_process,
+               desc="train", unit="step", dynamic_ncols=True)
+    model.train()
+    started = time.perf_counter() - state.elapsed
+    last_saved = None
+    while state.step < total_steps and state.epoch < len(plans):
+        steps = group_steps(plans[state.epoch], per_step)
+        if state.step_in_epoch >= len(steps):
+            state.epoch, state.step_in_epoch = state.epoch + 1, 0
+            continue
+        micro = steps[state.step_in_epoch]
+        tick = time.perf_counter()
+        n_targets = step_targets(micro, examples)
+        loss_sum = accumulate_gradients(accelerator, model, micro, examples, n_targets, precision, pad_id)
+        grad_norm = None
+        if cfg.max_grad_norm is not None:
+            grad_norm = accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
+        lr = scheduler.get_last_lr()[0]  # the rate this step used
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss = accelerator.reduce(loss_sum, reduction="sum").item() / n_targets
+        state.step += 1
+        state.step_in_epoch += 1
+        now = time.perf_counter()
+        state.elapsed = now - started
+        tokens = step_tokens(micro, examples)
+        record = {"step": state.step, "epoch": state.epoch, "loss": round(loss, 6),
+                  "lr": lr, "tokens": tokens, "targets": n_targets,
+                  "tokens_per_s": round(tokens / max(now - tick, 1e-9), 2), "elapsed": round(state.elapsed, 2)}
+        if grad_norm is not None:
+            record["grad_norm"] = round(float(grad_norm), 6)
+        if accelerator.is_main_process and (state.step % cfg.log_every == 0 or state.step == total_steps):
+            append_jsonl(log_path, [record])
+        bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
+        bar.update(1)
+        done = state.step >= total_steps
+        stopping = stop_after is not None and state.step >= stop_after
+        if not done and ((cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0) or stopping):
+            save_checkpoint(accelerator, work, position_of(state), cfg.keep_checkpoints)
+            last_saved = state.step
+        if stopping:
+            break
+    bar.close()
+    state.stats["last_checkpoint"] = last_saved
+    return state
+
+
+def position_of(state: LoopState) -> dict:
+    return {"step": state.step, "epoch": state.epoch, "step_in_epoch": state.step_in_epoch, "elapsed": state.elapsed}

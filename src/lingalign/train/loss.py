@@ -1,0 +1,42 @@
+"""The training objective: summed cross-entropy over response tokens only.
+
+The language-model head is applied only at positions whose next token carries a label. Prompt
+and padding positions never become vocabulary-sized logits, which on a small model with a large
+vocabulary (SmolLM2: 576 -> 49152) is a large share of the compute and memory. The result is the
+same sum the full-logits path gives (the tests compare them).
+
+The module wraps the causal LM so that ``accelerate`` (DDP/FSDP) sees one forward call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lingalign.train.examples import IGNORE
+
+
+class ResponseLoss(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, position_ids, labels):
+        """Return the *sum* of token losses; the caller divides by the step's target count."""
+        core = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        hidden = core.get_decoder()(input_ids=input_ids, position_ids=position_ids,
+                                    attention_mask=None, use_cache=False).last_hidden_state
+        targets = labels[:, 1:]
+        keep = targets != IGNORE
+        picked = hidden[:, :-1][keep]  # (n_targets, hidden)
+        logits = core.get_output_embeddings()(picked).float()
+        return nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+
+
+def reference_loss_sum(model: nn.Module, batch: dict) -> torch.Tensor:
+    """The same sum through the standard full-logits forward (used by tests as the yardstick)."""
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                   attention_mask=batch.get("attention_mask"), use_cache=False).logits
+    shift = logits[:, :-1].float()
+    return nn.functional.cross_entropy(shift.reshape(-1, shift.shape[-1]), batch["labels"][:, 1:].reshape(-1),
+                                       ignore_index=IGNORE, reduction="sum")

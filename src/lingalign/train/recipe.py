@@ -1,0 +1,66 @@
+"""The training recipe: one typed schema for the ``train:`` section of a YAML file.
+
+Every knob a run depends on lives here, is range-checked by pydantic, and is saved resolved
+(``hyperparameters.yaml``) beside the trained model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from lingalign.config import Strict
+from lingalign.models import DEFAULT_MODEL
+
+# Every linear projection of a LLaMA-style attention block and MLP.
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+Scheduler = Literal["linear", "cosine", "cosine_with_min_lr", "constant", "constant_with_warmup", "polynomial"]
+
+
+class LoraConfig(Strict):
+    """Low-rank adapters (peft): only ``r * (d_in + d_out)`` parameters per target are trained."""
+
+    r: int = Field(16, ge=1, le=1024)
+    alpha: float = Field(32, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: list(ALL_LINEAR), min_length=1)
+    merge: bool = True  # write a standalone merged model (adapter kept in OUT/adapter/)
+
+
+class TrainConfig(Strict):
+    """What to train, on what, and how."""
+
+    model: str = DEFAULT_MODEL
+    trust_remote_code: bool = False
+    prompt_format: Literal["alpaca", "chat"] = "alpaca"
+    method: Literal["full", "lora"] = "full"
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+
+    max_length: int = Field(512, ge=16, le=131072)
+    overlength: Literal["drop", "truncate"] = "drop"
+    packing: bool = True
+    micro_batch_size: int = Field(1, ge=1, le=4096)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=65536)
+
+    epochs: int = Field(1, ge=1, le=1000)
+    max_steps: int | None = Field(None, ge=1)
+    learning_rate: float = Field(2e-5, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    lr_scheduler: Scheduler = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, le=1)
+    max_grad_norm: float | None = Field(1.0, gt=0)
+
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    gradient_checkpointing: bool = False
+    seed: int = 42
+
+    checkpoint_every: int = Field(0, ge=0)  # optimizer steps between checkpoints; 0 = none
+    keep_checkpoints: int = Field(2, ge=1)
+    log_every: int = Field(1, ge=1)
+
+
+# Keys that change neither the weights nor the data order; a resume may change them freely.
+NON_RESULT_KEYS = ("checkpoint_every", "keep_checkpoints", "log_every")

@@ -1,0 +1,250 @@
+"""``train(config, data_dir, out_dir)``: from a data-stage folder to a trained model folder.
+
+Working files (checkpoints, log, run identity) live in ``OUT.work/``. The finished model is
+assembled in ``OUT.work/final/`` (manifest.json last) and renamed to ``OUT`` in one step, so a
+folder at ``OUT`` is always a complete model. Runs launched with ``accelerate launch`` or
+``torchrun`` use the same code: rank 0 writes, every process trains.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+from pathlib import Path
+
+from lingalign.artifacts import (hash_file, hash_obj, is_complete, read_json, read_jsonl_tolerant,
+                                 read_manifest, write_json, write_manifest, write_text)
+from lingalign.config import dump_yaml
+from lingalign.errors import UserError
+from lingalign.train.recipe import NON_RESULT_KEYS, TrainConfig
+
+log = logging.getLogger(__name__)
+RUN_FILE = "run.json"
+
+
+def work_dir(out_dir: Path) -> Path:
+    return out_dir.with_name(out_dir.name + ".work")
+
+
+def resolve_base(config: TrainConfig) -> str:
+    from lingalign.models import resolve_model
+
+    path = resolve_model(config.model)
+    if not Path(path).exists():
+        raise UserError(f"train.model: {config.model!r} is not an existing model folder or known model",
+                        hint="give a Hugging Face model folder, a .gguf file or 'smollm2-135m-instruct'")
+    return path
+
+
+def fingerprint(config: TrainConfig, data_file: Path, model_path: str) -> str:
+    settings = config.model_dump(mode="json", exclude=set(NON_RESULT_KEYS))
+    model_config = Path(model_path) / "config.json"
+    return hash_obj({"config": settings, "data": hash_file(data_file), "model": model_path,
+                     "model_config": hash_file(model_config) if model_config.exists() else None})
+
+
+def prepare_output(out: Path, work: Path, fp: str, *, resume: bool, force: bool) -> bool:
+    """Check the output folders against this run; return True when the output is already complete."""
+    if out.exists() and not force:
+        if is_complete(out, fp):
+            return True
+        if read_manifest(out) is not None:
+            raise UserError(f"{out}: holds the output of a different training run",
+                            hint="choose another -o folder, or pass --force to replace it")
+        if any(out.iterdir()):
+            raise UserError(f"{out}: exists and is not a lingalign model folder", hint="choose another -o folder or --force")
+    run_file = work / RUN_FILE
+    if run_file.exists() and not force:
+        previous = read_json(run_file).get("fingerprint")
+        if previous != fp:
+            raise UserError(f"{work}: holds checkpoints of a different run (other recipe, data or model)",
+                            hint="use another -o folder, or --force to start over")
+        if not resume:
+            raise UserError(f"{work}: a run with these settings was started already",
+                            hint="pass --resume to continue it, or --force to start over")
+    return False
+
+
+def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force: bool = False,
+          max_steps: int | None = None, stop_after: int | None = None) -> Path:
+    """Fine-tune ``config.model`` on ``data_dir/train.jsonl``; return the model folder.
+
+    ``stop_after`` ends the run after that many optimizer steps with a checkpoint (continue later
+    with ``resume=True``); the path of that checkpoint is returned instead.
+    """
+    import torch
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    from lingalign.models import load_model, load_tokenizer
+    from lingalign.train.batching import plan_epoch
+    from lingalign.train.checkpoint import latest_checkpoint, load_checkpoint
+    from lingalign.train.examples import load_examples
+    from lingalign.train.loop import LoopState, run_loop
+    from lingalign.train.loss import ResponseLoss
+
+    if max_steps is not None:
+        config = config.model_copy(update={"max_steps": max_steps})
+    data_file = Path(data_dir) / "train.jsonl"
+    if not data_file.exists():
+        raise UserError(f"{data_dir}: no train.jsonl", hint="point --data at a `lingalign data build` output folder")
+    out = Path(out_dir).resolve()
+    work = work_dir(out)
+    model_path = resolve_base(config)
+    fp = fingerprint(config, data_file, model_path)
+
+    accelerator = Accelerator()
+    main = accelerator.is_main_process
+    if prepare_output(out, work, fp, resume=resume, force=force):
+        log.info("%s is already complete (same recipe, data and model)", out)
+        return out
+    accelerator.wait_for_everyone()
+    if main:
+        if force:
+            for folder in (out, work):
+                if folder.exists():
+                    shutil.rmtree(folder)
+        work.mkdir(parents=True, exist_ok=True)
+        write_json(work / RUN_FILE, {"fingerprint": fp})
+    accelerator.wait_for_everyone()
+
+    tokenizer = load_tokenizer(model_path, trust_remote_code=config.trust_remote_code)
+    examples, counts = load_examples(data_file, tokenizer, config.prompt_format, config.max_length, config.overlength)
+    lengths = [len(e) for e in examples]
+    plans = [plan_epoch(lengths, seed=config.seed, epoch=e, packing=config.packing, max_length=config.max_length,
+                        micro_batch_size=config.micro_batch_size) for e in range(config.epochs)]
+    world = accelerator.num_processes
+    per_step = config.gradient_accumulation_steps * world
+    steps_per_epoch = [math.ceil(len(p) / per_step) for p in plans]
+    total_steps = min(sum(steps_per_epoch), config.max_steps or sum(steps_per_epoch))
+    precision = resolve_precision(config.precision, accelerator)
+
+    torch.manual_seed(config.seed)
+    model = load_model(model_path, dtype="float32", trust_remote_code=config.trust_remote_code)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    if config.method == "lora":
+        model = add_lora(model, config)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.adam_betas,
+                                  weight_decay=config.weight_decay)
+    scheduler = get_scheduler(config.lr_scheduler, optimizer,
+                              num_warmup_steps=math.ceil(config.warmup_ratio * total_steps),
+                              num_training_steps=total_steps)
+    wrapper, optimizer = accelerator.prepare(ResponseLoss(model), optimizer)
+    accelerator.register_for_checkpointing(scheduler)  # not prepared: accelerate would step it once per process
+
+    derived = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "world_size": world,
+               "effective_batch_rows": config.micro_batch_size * per_step, "precision": precision,
+               "trainable_parameters": sum(p.numel() for p in trainable),
+               "parameters": sum(p.numel() for p in model.parameters()), "base_model": model_path}
+    state = LoopState()
+    checkpoint = latest_checkpoint(work) if resume else None
+    if checkpoint is not None:
+        position = load_checkpoint(accelerator, checkpoint)
+        state = LoopState(step=position["step"], epoch=position["epoch"], step_in_epoch=position["step_in_epoch"],
+                          elapsed=position.get("elapsed", 0.0))
+        if main:
+            trim_log(work / "train_log.jsonl", state.step)
+        log.info("resumed from %s (step %d of %d)", checkpoint, state.step, total_steps)
+    elif main and (work / "train_log.jsonl").exists():
+        (work / "train_log.jsonl").unlink()
+    if main:
+        log.info("training %s: %d examples (%s), %d steps, %d process(es), %s",
+                 config.method, len(examples), counts, total_steps, world, precision)
+
+    state = run_loop(accelerator=accelerator, model=wrapper, optimizer=optimizer, scheduler=scheduler,
+                     examples=examples, plans=plans, cfg=config, work=work, state=state,
+                     total_steps=total_steps, precision=precision, pad_id=tokenizer.pad_token_id,
+                     stop_after=stop_after)
+    if state.step < total_steps:
+        accelerator.wait_for_everyone()
+        return latest_checkpoint(work)
+
+    final = work / "final"
+    save_model(accelerator, wrapper, tokenizer, config, model_path, final)
+    if main:
+        shutil.copyfile(work / "train_log.jsonl", final / "train_log.jsonl")
+        write_text(final / "hyperparameters.yaml", dump_yaml(config) + "# derived\n" + _yaml(derived))
+        write_manifest(final, stage="train", fingerprint=fp,
+                       inputs={"data": str(data_file), "model": model_path},
+                       config=config.model_dump(mode="json"), counts=counts, derived=derived,
+                       final_loss=last_loss(final / "train_log.jsonl"))
+        if out.exists():
+            shutil.rmtree(out)
+        final.rename(out)
+        shutil.rmtree(work)
+    accelerator.wait_for_everyone()
+    return out
+
+
+def resolve_precision(precision: str, accelerator) -> str:
+    """``auto``: bf16 autocast on CPUs and on GPUs that support it, else fp32."""
+    import torch
+
+    if precision != "auto":
+        return precision
+    if accelerator.device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if accelerator.device.type == "cpu" else "fp32"
+
+
+def add_lora(model, config: TrainConfig):
+    from peft import LoraConfig, get_peft_model
+
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    missing = [t for t in config.lora.target_modules if t not in names]
+    if missing:
+        raise UserError(f"train.lora.target_modules: {missing} are not modules of this model")
+    lora = LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                      target_modules=list(config.lora.target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def save_model(accelerator, wrapper, tokenizer, config: TrainConfig, model_path: str, folder: Path) -> None:
+    """Save full weights (base dtype) or the LoRA adapter (+ merged model) into ``folder``; rank 0 writes."""
+    from lingalign.models import torch_dtype
+    from lingalign.prompting import write_model_info
+    from lingalign.train.export import base_dtype, cast_state, export_merged, set_generation_ids
+
+    state = accelerator.get_state_dict(wrapper)  # gathers FSDP shards; keys start with "model."
+    model = accelerator.unwrap_model(wrapper).model
+    if not accelerator.is_main_process:
+        return
+    if folder.exists():
+        shutil.rmtree(folder)
+    state = {k[len("model."):]: v for k, v in state.items()}
+    if config.method == "full":
+        set_generation_ids(model, tokenizer)
+        model.config.dtype = torch_dtype(base_dtype(model_path))
+        model.save_pretrained(folder, state_dict=cast_state(state, model.config.dtype), safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        write_model_info(folder, config.prompt_format, base_model=model_path, method="full")
+        return
+    adapter = folder / "adapter" if config.lora.merge else folder
+    model.save_pretrained(adapter, state_dict=state)  # peft keeps only the adapter weights
+    tokenizer.save_pretrained(adapter)
+    write_model_info(adapter, config.prompt_format, base_model=model_path, method="lora")
+    if config.lora.merge:
+        export_merged(adapter, folder, prompt_format=config.prompt_format)
+
+
+def trim_log(path: Path, step: int) -> None:
+    """After a resume, drop log lines written after the checkpoint (they will be redone)."""
+    if not path.exists():
+        return
+    kept = [r for r in read_jsonl_tolerant(path) if r.get("step", 0) <= step]
+    write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+
+
+def last_loss(path: Path) -> float | None:
+    records = read_jsonl_tolerant(path) if path.exists() else []
+    return records[-1]["loss"] if records else None
+
+
+def _yaml(obj: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(obj, sort_keys=False)

@@ -1,0 +1,188 @@
+"""End to end: recipe -> train.jsonl + manifest.json, on small corpora written by the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lingalign import cli
+from lingalign.data import build_dataset, load_data_recipe
+from lingalign.data.build import TRAIN_FILE
+from lingalign.errors import UserError
+
+KEYS = ["id", "instruction", "input", "output", "lang", "task", "source", "direction"]
+
+
+def corpus(folder: Path, n: int = 300) -> Path:
+    """A Moses pair ``folder/c.en-zh.{en,zh}`` with n distinct lines; returns the prefix."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "c.en-zh.en").write_text("".join(f"English sentence number {i}.\n" for i in range(n)), encoding="utf-8")
+    (folder / "c.en-zh.zh").write_text("".join(f"第{i}个中文句子。\n" for i in range(n)), encoding="utf-8")
+    return folder / "c.en-zh"
+
+
+def recipe(folder: Path, **data) -> Path:
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump({"data": data}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def bitext(count=None, **extra) -> dict:
+    source = {"name": "news", "kind": "bitext", "path": "c.en-zh", "languages": ["en", "zh"], **extra}
+    if count is not None:
+        source["count"] = count
+    return source
+
+
+def read(folder: Path) -> list[dict]:
+    with open(folder / TRAIN_FILE, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_build_writes_contract_records_with_non_english_output(tmp_path):
+    corpus(tmp_path)
+    manifest = build_dataset(recipe(tmp_path, sources=[bitext(50)]), tmp_path / "out")
+    records = read(tmp_path / "out")
+    assert len(records) == 50 == manifest["counts"]["records"]
+    assert all(list(r) == KEYS for r in records)
+    for r in records:
+        assert r["task"] == "translation" and r["direction"] == "en-zh" and r["lang"] == "zh"
+        assert r["input"].startswith("English sentence") and "中文句子" in r["output"]
+        assert r["id"].startswith("news:") and r["source"] == "news"
+    assert len({r["instruction"] for r in records}) > 10  # paraphrases rotate
+
+
+def test_rebuild_is_byte_identical_and_skips_when_complete(tmp_path, caplog):
+    corpus(tmp_path)
+    path = recipe(tmp_path, seed=3, sources=[bitext(120)])
+    build_dataset(path, tmp_path / "a")
+    build_dataset(path, tmp_path / "b")
+    first = (tmp_path / "a" / TRAIN_FILE).read_bytes()
+    assert first == (tmp_path / "b" / TRAIN_FILE).read_bytes()
+    build_dataset(path, tmp_path / "a", force=True)
+    assert (tmp_path / "a" / TRAIN_FILE).read_bytes() == first
+    mtime = (tmp_path / "a" / TRAIN_FILE).stat().st_mtime_ns
+    with caplog.at_level("INFO"):
+        build_dataset(path, tmp_path / "a")
+    assert "skipping" in caplog.text and (tmp_path / "a" / TRAIN_FILE).stat().st_mtime_ns == mtime
+    # a changed input changes the fingerprint, so the build runs again
+    with open(tmp_path / "c.en-zh.en", "a", encoding="utf-8") as h:
+        h.write("One more.\n")
+    with open(tmp_path / "c.en-zh.zh", "a", encoding="utf-8") as h:
+        h.write("再来一句。\n")
+    assert build_dataset(path, tmp_path / "a")["available"]["news"] == 301
+
+
+def test_manifest_counts_match_the_file(tmp_path, samples_dir):
+    manifest = build_dataset(Path("recipes/data/muit-zh-vi.yaml").resolve(), tmp_path / "out")
+    records = read(tmp_path / "out")
+    counts = manifest["counts"]
+    assert counts["records"] == len(records) == 600
+    for key, field in (("by_source", "source"), ("by_lang", "lang"), ("by_task", "task")):
+        tally: dict[str, int] = {}
+        for r in records:
+            tally[r[field]] = tally.get(r[field], 0) + 1
+        assert counts[key] == tally
+    assert counts["by_source"] == {name: 120 for name in ("alpaca-en", "alpaca-vi", "alpaca-zh", "news-en-zh", "tatoeba-en-vi")}
+    assert set(manifest["inputs"]) >= {"news-en-zh:newstest2017.en-zh.en", "tatoeba-en-vi:tatoeba.eng-vie.vie"}
+    assert manifest["seed"] == 0 and manifest["stage"] == "data" and "transformers" in manifest["versions"]
+    vi = [r for r in records if r["direction"] == "en-vi"]
+    assert vi and all(r["lang"] == "vi" for r in vi)
+
+
+def test_counts_nest_and_order_is_kept(tmp_path):
+    corpus(tmp_path)
+    small = build_dataset(recipe(tmp_path, sources=[bitext(40)]), tmp_path / "small")
+    large = build_dataset(recipe(tmp_path, sources=[bitext(200)]), tmp_path / "large")
+    assert small["fingerprint"] != large["fingerprint"]
+    small_ids = [r["id"] for r in read(tmp_path / "small")]
+    large_ids = [r["id"] for r in read(tmp_path / "large")]
+    assert set(small_ids) < set(large_ids)
+    assert [i for i in large_ids if i in set(small_ids)] == small_ids  # same relative order
+    other_seed = build_dataset(recipe(tmp_path, seed=1, sources=[bitext(40)]), tmp_path / "seed1")
+    assert {r["id"] for r in read(tmp_path / "seed1")} != set(small_ids) and other_seed["seed"] == 1
+
+
+def test_instruction_of_a_pair_does_not_move_when_other_lines_are_filtered(tmp_path):
+    corpus(tmp_path)
+    build_dataset(recipe(tmp_path, sources=[bitext()]), tmp_path / "all")
+    lines = (tmp_path / "c.en-zh.en").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[0] = "\n"  # an empty line is dropped: every later line number shifts
+    (tmp_path / "c.en-zh.en").write_text("".join(lines), encoding="utf-8")
+    build_dataset(recipe(tmp_path, sources=[bitext()]), tmp_path / "filtered")
+    before = {r["input"]: r["instruction"] for r in read(tmp_path / "all")}
+    after = {r["input"]: r["instruction"] for r in read(tmp_path / "filtered")}
+    assert len(after) == len(before) - 1
+    assert all(before[text] == instruction for text, instruction in after.items())
+
+
+def test_upsampling_only_when_asked(tmp_path):
+    corpus(tmp_path, n=30)
+    with pytest.raises(UserError, match="asks for 70 records but only 30 are available"):
+        build_dataset(recipe(tmp_path, sources=[bitext(70)]), tmp_path / "out")
+    assert not (tmp_path / "out" / TRAIN_FILE).exists()
+    manifest = build_dataset(recipe(tmp_path, sources=[bitext(70, upsample=True)]), tmp_path / "out")
+    records = read(tmp_path / "out")
+    assert len(records) == 70 == manifest["counts"]["records"] and len({r["id"] for r in records}) == 70
+    inputs = [r["input"] for r in records]
+    assert sorted(inputs.count(text) for text in set(inputs)) == [2] * 20 + [3] * 10
+
+
+def test_weights_share_the_total_and_directions(tmp_path, samples_dir):
+    corpus(tmp_path)
+    instructions = {"name": "alpaca", "kind": "instructions", "path": str(samples_dir / "alpaca" / "alpaca_vi.jsonl"),
+                    "lang": "vi", "fields": {"instruction": "prompt", "output": "response"}, "weight": 1}
+    manifest = build_dataset(
+        recipe(tmp_path, total=100, direction="x-en", sources=[bitext(weight=3), instructions]), tmp_path / "out")
+    assert manifest["counts"]["by_source"] == {"alpaca": 25, "news": 75}
+    news = [r for r in read(tmp_path / "out") if r["source"] == "news"]
+    assert all(r["direction"] == "zh-en" and r["output"].startswith("English") for r in news)
+    both = build_dataset(recipe(tmp_path, sources=[bitext(direction="both")]), tmp_path / "both")
+    assert both["counts"]["by_direction"] == {"en-zh": 300, "zh-en": 300}
+
+
+def test_unequal_files_fail_without_a_partial_output(tmp_path):
+    corpus(tmp_path)
+    with open(tmp_path / "c.en-zh.zh", "a", encoding="utf-8") as h:
+        h.write("多余的一行。\n")
+    with pytest.raises(UserError, match=r"c.en-zh.en has 300 lines, .*c.en-zh.zh has 301"):
+        build_dataset(recipe(tmp_path, sources=[bitext()]), tmp_path / "out")
+    assert not (tmp_path / "out" / TRAIN_FILE).exists()
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []  # temporary spool removed too
+
+
+def test_contamination_guard_in_a_build(tmp_path):
+    corpus(tmp_path)
+    eval_file = tmp_path / "eval.zh"
+    eval_file.write_text("第7个中文句子。\n第8个中文句子。\n", encoding="utf-8")
+    manifest = build_dataset(recipe(tmp_path, eval_sets=["eval.zh"], sources=[bitext()]), tmp_path / "out")
+    assert manifest["dropped"]["news"] == {"contaminated": 2}
+    assert manifest["counts"]["records"] == 298
+    assert not any(r["output"] in ("第7个中文句子。", "第8个中文句子。") for r in read(tmp_path / "out"))
+
+
+def test_unknown_recipe_key_names_file_and_suggests(tmp_path):
+    path = recipe(tmp_path, sources=[{**bitext(), "langauges": ["en", "zh"]}])
+    with pytest.raises(UserError) as err:
+        load_data_recipe(path)
+    assert str(path) in str(err.value) and "sources.0.langauges" in str(err.value)
+    assert "Did you mean 'languages'?" in str(err.value)
+
+
+def test_cli_build_show_and_clean_errors(tmp_path, capsys):
+    corpus(tmp_path)
+    path = recipe(tmp_path, sources=[bitext(20)])
+    assert cli.main(["data", "build", str(path), "-o", str(tmp_path / "out")]) == 0
+    assert "20 records" in capsys.readouterr().out
+    assert cli.main(["data", "show", str(tmp_path / "out")]) == 0
+    assert '"id": "news:' in capsys.readouterr().out
+    bad = recipe(tmp_path, sources=[{**bitext(), "languages": ["en", "xx"]}])
+    assert cli.main(["data", "build", str(bad), "-o", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown language code 'xx'" in err and str(bad) in err and "Traceback" not in err
+    assert cli.main(["data", "show", str(tmp_path)]) == 2
+    assert "no finished data build" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""Cleaning filters and their drop counts; the contamination guard."""
+
+from __future__ import annotations
+
+import json
+
+from lingalign.data.clean import Cleaner, EvalTexts
+from lingalign.data.recipe import CleanConfig, EvalSet
+
+
+def test_each_filter_counts_what_it_drops():
+    cleaner = Cleaner(CleanConfig(min_chars=2, max_chars=40, max_length_ratio=3.0))
+    pairs = [
+        ("  Hello there ", " 你好 "),        # kept, stripped
+        ("Hello there", "你好"),             # duplicate of the first after stripping
+        ("", "空"),                          # empty
+        ("   ", "空"),                       # empty after stripping
+        ("A", "一个"),                       # too short
+        ("x" * 41, "长" * 10),               # too long
+        ("A long English sentence here.", "短句"),  # ratio: 29 bytes vs 6 bytes
+        ("Good night", "晚安"),              # kept
+    ]
+    kept = [cleaner.pair(s, t, ("en", "zh")) for s, t in pairs]
+    assert kept[0] == ("Hello there", "你好") and kept[-1] == ("Good night", "晚安")
+    assert sum(k is not None for k in kept) == 2
+    assert dict(cleaner.dropped) == {"duplicate": 1, "empty": 2, "too_short": 1, "too_long": 1, "length_ratio": 1}
+
+
+def test_dedup_can_be_turned_off():
+    cleaner = Cleaner(CleanConfig(dedup=False))
+    assert all(cleaner.pair("Same", "同", ("en", "zh")) for _ in range(3))
+    assert not cleaner.dropped
+
+
+def test_langid_filter_drops_sides_in_the_wrong_language():
+    cleaner = Cleaner(CleanConfig(langid=True, max_length_ratio=None))
+    assert cleaner.pair("The weather is lovely today.", "今天天气很好。", ("en", "zh"))
+    assert cleaner.pair("The weather is lovely today!", "The weather is lovely today!", ("en", "zh")) is None
+    assert cleaner.dropped == {"wrong_language": 1}
+
+
+def test_contamination_guard_drops_texts_from_flores_and_squad(tmp_path, samples_dir):
+    flores = (samples_dir / "flores101" / "dev" / "eng.dev").read_text(encoding="utf-8").splitlines()
+    squad = json.loads((samples_dir / "xquad" / "xquad.zh.json").read_text(encoding="utf-8"))
+    paragraph = squad["data"][0]["paragraphs"][0]
+    guard = EvalTexts([EvalSet(path="sample:flores101/dev"), EvalSet(path="sample:xquad/xquad.zh.json")], None)
+    cleaner = Cleaner(CleanConfig(max_chars=5000, max_length_ratio=None), guard)
+    # planted: an eval sentence with extra spaces as a source, an XQuAD question as a target
+    assert cleaner.pair("  " + flores[7].replace(" ", "  ") + " ", "某个翻译", ("en", "zh")) is None
+    assert cleaner.pair("Some question", paragraph["qas"][0]["question"], ("en", "zh")) is None
+    assert cleaner.instruction("Summarise.", paragraph["context"], "摘要", "zh") is None
+    assert cleaner.pair("A sentence no evaluation set holds.", "没有评测集包含这句话。", ("en", "zh"))
+    assert cleaner.dropped == {"contaminated": 3}
+    # letter-free answers such as numbers are not treated as contamination
+    assert cleaner.instruction("How many legs does a spider have?", "", "8", "en")

@@ -1,0 +1,182 @@
+"""The ``analyze align`` pipeline: models x languages -> per-layer alignment numbers, CSV and plots.
+
+English is the pivot: for every other language X the pairs are (English sentence i, X sentence i).
+Models are processed one at a time (only one is in memory); each model's numbers are saved in
+``DIR/parts/`` as soon as they exist, so an interrupted multi-model run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from pathlib import Path
+
+from lingalign.analysis.parallel import load_parallel
+from lingalign.artifacts import atomic_open, hash_obj, is_complete, read_json, versions, write_json, write_manifest
+from lingalign.errors import UserError
+
+log = logging.getLogger(__name__)
+
+PIVOT = "en"
+
+
+def parse_models(specs) -> list[tuple[str, str]]:
+    """``["a,b", "base=path", ("label", "path")]`` -> ``[(label, model), ...]``.
+
+    The label is the ``label=`` part, else the folder name (or the name itself for an alias).
+    """
+    models = []
+    for spec in specs:
+        if isinstance(spec, tuple):
+            models.append(spec)
+            continue
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            label, _, name = item.rpartition("=")
+            models.append((label or Path(name.rstrip("/")).name or name, name))
+    if not models:
+        raise UserError("--model: no model given")
+    labels = [label for label, _ in models]
+    dupes = sorted({label for label in labels if labels.count(label) > 1})
+    if dupes:
+        raise UserError(f"--model: several models are labelled {', '.join(dupes)}",
+                        hint="name them with label=path, e.g. base=smollm2-135m-instruct,coit=runs/coit/model")
+    return models
+
+
+def _model_identity(name: str) -> dict:
+    """What makes a model's numbers reusable: its resolved location and its files' sizes and times."""
+    from lingalign.models import resolve_model
+
+    path = resolve_model(name)
+    files = []
+    if os.path.isdir(path):
+        for entry in sorted(Path(path).iterdir()):
+            if entry.is_file():
+                stat = entry.stat()
+                files.append((entry.name, stat.st_size, stat.st_mtime_ns))
+    return {"path": path, "files": files}
+
+
+def _measure_model(label: str, name: str, sentences, settings: dict) -> dict:
+    """Load one model, pool every language, and compute every metric per layer for each En-X pair."""
+    from lingalign.analysis.alignment import layer_metrics
+    from lingalign.analysis.pooling import pooled_layers
+    from lingalign.models import load_model, load_tokenizer
+
+    start = time.perf_counter()
+    tokenizer = load_tokenizer(name)
+    model = load_model(name, dtype=settings["dtype"])
+    vectors = {}
+    for lang, texts in sentences.texts.items():
+        vectors[lang] = pooled_layers(model, tokenizer, texts, template=settings["template"],
+                                      batch_size=settings["batch_size"], max_length=settings["max_length"],
+                                      label=label)
+        log.info("%s: pooled %d %s sentences over %d layers", label, len(texts), lang, vectors[lang].shape[0])
+    num_layers = model.config.num_hidden_layers
+    del model
+    per_lang = {}
+    for lang in sentences.texts:
+        if lang == PIVOT:
+            continue
+        rows = [layer_metrics(vectors[PIVOT][i], vectors[lang][i], cka=settings["cka"])
+                for i in range(vectors[lang].shape[0])]
+        per_lang[lang] = {metric: [row[metric] for row in rows] for metric in rows[0]}
+    seconds = time.perf_counter() - start
+    log.info("%s: done in %.0f s", label, seconds)
+    return {"label": label, "model": name, "num_layers": num_layers, "hidden_size": int(vectors[PIVOT].shape[-1]),
+            "seconds": round(seconds, 1), "results": per_lang}
+
+
+def _best_layers(models: list[dict]) -> dict:
+    """For every model, language and metric (except mismatched cosine): the layer with the highest value."""
+    best = {}
+    for entry in models:
+        for lang, metrics in entry["results"].items():
+            for metric, values in metrics.items():
+                if metric == "cos_mismatched":
+                    continue
+                layer = max(range(len(values)), key=values.__getitem__)
+                best.setdefault(entry["label"], {}).setdefault(lang, {})[metric] = {"layer": layer, "value": values[layer]}
+    return best
+
+
+def write_csv(path: Path, report: dict) -> None:
+    """One row per model, language and layer; one column per metric."""
+    metrics = report["metrics"]
+    with atomic_open(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["model", "lang", "layer", *metrics])
+        for entry in report["models"]:
+            for lang, values in entry["results"].items():
+                for layer in range(len(values[metrics[0]])):
+                    writer.writerow([entry["label"], lang, layer, *(f"{values[m][layer]:.6f}" for m in metrics)])
+
+
+def align(
+    models: list[str] | list[tuple[str, str]],
+    langs: list[str],
+    out_dir: str | os.PathLike,
+    *,
+    data: str | None = None,
+    data_root: str | None = None,
+    split: str = "dev",
+    limit: int | None = None,
+    template: str = "raw",
+    batch_size: int = 16,
+    max_length: int = 256,
+    dtype: str = "float32",
+    cka: bool = False,
+) -> dict:
+    """Measure layer-wise En-X alignment of each model; write alignment.json/.csv, plots, manifest.
+
+    ``models`` are names ``load_model`` accepts, optionally as ``label=name`` or ``(label, name)``.
+    Returns the report written to ``alignment.json``.
+    """
+    from lingalign.analysis.plots import plot_alignment
+
+    out = Path(out_dir)
+    model_list = parse_models(models)
+    langs = [lang.strip() for lang in langs if lang.strip()]
+    if PIVOT not in langs:
+        langs = [PIVOT, *langs]
+    sentences = load_parallel(langs, data=data, data_root=data_root, split=split, limit=limit)
+    settings = {"template": template, "batch_size": batch_size, "max_length": max_length, "dtype": dtype, "cka": cka}
+    data_info = {"files": sentences.files, "fingerprint": sentences.fingerprint(), "n_sentences": sentences.size}
+    identities = {label: _model_identity(name) for label, name in model_list}
+    fingerprint = hash_obj({"models": identities, "data": data_info["fingerprint"], "langs": langs,
+                            **{k: v for k, v in settings.items() if k != "batch_size"}})
+    if is_complete(out, fingerprint):
+        log.info("%s is up to date (same models, data and settings); nothing to do", out)
+        return read_json(out / "alignment.json")
+
+    measured = []
+    for label, name in model_list:
+        part_file = out / "parts" / f"{label}.json"
+        part_key = hash_obj({"model": identities[label], "data": data_info["fingerprint"], **settings,
+                             "batch_size": None})
+        part = read_json(part_file) if part_file.exists() else None
+        if part is None or part.get("key") != part_key:
+            part = {"key": part_key, **_measure_model(label, name, sentences, settings)}
+            write_json(part_file, part)
+        else:
+            log.info("%s: reusing %s", label, part_file)
+        measured.append({k: v for k, v in part.items() if k != "key"})
+
+    metrics = list(next(iter(measured[0]["results"].values())))
+    report = {
+        "langs": langs, "pivot": PIVOT, "template": template, "max_length": max_length, "dtype": dtype,
+        "n_sentences": sentences.size, "chance_retrieval": 1 / sentences.size, "data": data_info,
+        "metrics": metrics, "models": measured, "best_layer": _best_layers(measured), "versions": versions(),
+    }
+    write_json(out / "alignment.json", report)
+    write_csv(out / "alignment.csv", report)
+    images = plot_alignment(report, out)
+    write_manifest(out, stage="analyze-align", fingerprint=fingerprint,
+                   inputs={**sentences.files, **{label: identities[label]["path"] for label, _ in model_list}},
+                   config={"models": [f"{label}={name}" for label, name in model_list], "langs": langs, **settings,
+                           "data": data, "data_root": data_root, "split": split, "limit": limit},
+                   counts={"models": len(model_list), "languages": len(langs), "sentences": sentences.size},
+                   outputs=["alignment.json", "alignment.csv", *[p.name for p in images]])
+    return report

@@ -1,0 +1,123 @@
+"""In which language does a model answer? Detected answer languages against the expected one.
+
+Reads the evaluation stage's prediction files (one JSON object per line with at least
+``prediction``) and is tolerant about what else is there:
+
+* task: the record's ``task``, else the file name (``predictions/xquad-zh.jsonl`` -> ``xquad-zh``);
+* expected language: the record's ``expected_lang``, else the last part of the task name that is a
+  language code (``xquad-zh`` -> zh, ``flores-en-zh`` -> zh, the target; ``flores-zh-en`` -> en);
+* model: the record's ``model``, else ``"model"`` in the run's ``results.json`` (for
+  ``RUN/predictions/<task>.jsonl``), else the run folder's name.
+
+A folder argument means every ``*.jsonl`` in it or in its ``predictions/`` sub-folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from lingalign.artifacts import iter_jsonl, write_json
+from lingalign.errors import UserError, where
+from lingalign.langid import base_code, detect
+
+TEXT_KEYS = ("prediction", "response", "output")
+
+
+def expected_from_task(task: str) -> str | None:
+    """The language an answer to ``task`` should be in: the last language-code part of its name."""
+    import langcodes
+
+    from lingalign.langid import _identifier
+
+    known = set(_identifier().nb_classes)
+    parts = task.replace("_", "-").split("-")
+    for part in reversed(parts):
+        if langcodes.tag_is_valid(part) and base_code(part) in known:
+            return base_code(part)
+    return None
+
+
+def _short(name: str) -> str:
+    """A model given as a path is shown by its folder name."""
+    return Path(name.rstrip("/")).name if ("/" in name or os.sep in name) else name
+
+
+def model_of(path: Path, record: dict) -> str:
+    if isinstance(record.get("model"), str):
+        return _short(record["model"])
+    run = path.parent.parent if path.parent.name == "predictions" else path.parent
+    results = run / "results.json"
+    if results.exists():
+        try:
+            model = json.loads(results.read_text(encoding="utf-8")).get("model")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            model = None
+        if isinstance(model, str):
+            return _short(model)
+    return run.resolve().name
+
+
+def expand(paths) -> list[Path]:
+    """Files from the arguments: a file as is; a folder -> its (or its predictions/) ``*.jsonl``."""
+    files = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            inner = given / "predictions" if (given / "predictions").is_dir() else given
+            found = sorted(inner.glob("*.jsonl"))
+            if not found:
+                raise UserError(f"{given}: folder holds no *.jsonl prediction files")
+            files.extend(found)
+        elif given.is_file():
+            files.append(given)
+        else:
+            raise UserError(f"{given}: file not found")
+    if not files:
+        raise UserError("no prediction files given")
+    return files
+
+
+def response_languages(paths, out_dir: str | os.PathLike | None = None) -> dict:
+    """Count detected answer languages per (model, task); write responses.json and a PNG if ``out_dir``."""
+    groups: dict[tuple[str, str, str | None], Counter] = {}
+    sources: dict[tuple, set] = {}
+    for path in expand(paths):
+        for line, record in iter_jsonl(path):
+            text = next((record[k] for k in TEXT_KEYS if k in record), None)
+            if not isinstance(text, str):
+                raise UserError(f"{where(path, line)}: no answer text (expected a string under 'prediction')")
+            task = str(record.get("task") or path.stem)
+            expected = record.get("expected_lang") or expected_from_task(task)
+            key = (model_of(path, record), task, base_code(expected) if expected else None)
+            groups.setdefault(key, Counter())[detect(text)] += 1
+            sources.setdefault(key, set()).add(str(path))
+    rows = []
+    for (model, task, expected), counts in sorted(groups.items(), key=lambda item: tuple(map(str, item[0]))):
+        n = sum(counts.values())
+        rows.append({"model": model, "task": task, "expected": expected, "n": n,
+                     "detected": dict(counts.most_common()),
+                     "share_expected": counts[expected] / n if expected else None,
+                     "files": sorted(sources[(model, task, expected)])})
+    report = {"rows": rows}
+    if out_dir is not None:
+        from lingalign.analysis.plots import plot_responses
+
+        out = Path(out_dir)
+        write_json(out / "responses.json", report)
+        if rows:
+            plot_responses(rows, out / "responses.png")
+    return report
+
+
+def format_table(rows: list[dict], top: int = 4) -> str:
+    """A plain-text table: one line per model and task."""
+    header = ("model", "task", "expected", "n", "in expected", "detected languages")
+    lines = [header]
+    for row in rows:
+        share = "-" if row["share_expected"] is None else f"{row['share_expected']:.0%}"
+        langs = ", ".join(f"{lang} {count / row['n']:.0%}" for lang, count in list(row["detected"].items())[:top])
+        lines.append((row["model"], row["task"], row["expected"] or "?", str(row["n"]), share, langs))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)

@@ -1,0 +1,56 @@
+"""Alignment metrics checked on vectors whose answers are known by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lingalign.analysis.alignment import (
+    cosine_matrix, layer_metrics, linear_cka, pair_cosines, retrieval_accuracy,
+)
+
+
+def test_pair_cosines_by_hand():
+    english = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    other = torch.tensor([[3.0, 0.0], [1.0, 1.0]])
+    # cosines: e0-o0 = 1, e0-o1 = 1/sqrt2, e1-o0 = 0, e1-o1 = 1/sqrt2
+    matched, mismatched = pair_cosines(cosine_matrix(english, other))
+    assert matched == pytest.approx((1 + 1 / math.sqrt(2)) / 2)
+    assert mismatched == pytest.approx((1 / math.sqrt(2) + 0) / 2)
+    metrics = layer_metrics(english, other)
+    assert metrics["cos_gap"] == pytest.approx(matched - mismatched)
+
+
+def test_retrieval_by_hand():
+    sim = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.7, 0.0], [0.0, 0.1, 0.5]])
+    assert retrieval_accuracy(sim) == pytest.approx(2 / 3)  # row 1 picks column 0
+    assert retrieval_accuracy(sim.T) == pytest.approx(1.0)
+
+
+def test_retrieval_is_perfect_when_the_translation_is_the_sentence_itself():
+    vectors = torch.randn(50, 16, generator=torch.Generator().manual_seed(0))
+    metrics = layer_metrics(vectors, vectors.clone(), cka=True)
+    assert metrics["retrieval_en_x"] == 1.0 and metrics["retrieval_x_en"] == 1.0
+    assert metrics["cos_matched"] == pytest.approx(1.0)
+    assert metrics["cka"] == pytest.approx(1.0)
+
+
+def test_retrieval_is_near_chance_on_unrelated_pairs():
+    generator = torch.Generator().manual_seed(1)
+    n = 100
+    english, other = torch.randn(n, 64, generator=generator), torch.randn(n, 64, generator=generator)
+    metrics = layer_metrics(english, other)
+    assert metrics["retrieval_en_x"] <= 3 / n + 0.02
+    assert metrics["retrieval_x_en"] <= 3 / n + 0.02
+    assert abs(metrics["cos_gap"]) < 0.05
+
+
+def test_cka_is_invariant_to_rotation_and_scale_but_not_to_unrelated_data():
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(80, 10, generator=generator)
+    rotation, _ = torch.linalg.qr(torch.randn(10, 10, generator=generator))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    assert linear_cka(x, 3.0 * x @ rotation + 5.0) == pytest.approx(1.0)
+    assert linear_cka(x, torch.randn(80, 10, generator=generator)) < 0.5

@@ -78,7 +78,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     from accelerate import Accelerator
     from transformers import get_scheduler
 
-    from lingalign.models import load_model, load_tokenizer
+    from lingalign.models import load_model
     from lingalign.train.batching import plan_epoch
     from lingalign.train.checkpoint import latest_checkpoint, load_checkpoint
     from lingalign.train.examples import load_examples
@@ -100,6 +100,8 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     if prepare_output(out, work, fp, resume=resume, force=force):
         log.info("%s is already complete (same recipe, data and model)", out)
         return out
+    tokenizer = tokenizer_for(model_path, config)
+    examples, counts = load_examples(data_file, tokenizer, config.prompt_format, config.max_length, config.overlength)
     accelerator.wait_for_everyone()
     if main:
         if force:
@@ -110,8 +112,6 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         write_json(work / RUN_FILE, {"fingerprint": fp})
     accelerator.wait_for_everyone()
 
-    tokenizer = load_tokenizer(model_path, trust_remote_code=config.trust_remote_code)
-    examples, counts = load_examples(data_file, tokenizer, config.prompt_format, config.max_length, config.overlength)
     lengths = [len(e) for e in examples]
     plans = [plan_epoch(lengths, seed=config.seed, epoch=e, packing=config.packing, max_length=config.max_length,
                         micro_batch_size=config.micro_batch_size) for e in range(config.epochs)]
@@ -178,6 +178,17 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         shutil.rmtree(work)
     accelerator.wait_for_everyone()
     return out
+
+
+def tokenizer_for(model_path: str, config: TrainConfig):
+    from lingalign.models import load_tokenizer
+
+    try:
+        return load_tokenizer(model_path, trust_remote_code=config.trust_remote_code)
+    except (OSError, ValueError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{model_path}: could not load a tokenizer ({first})",
+                        hint="the model folder needs tokenizer.json or tokenizer files") from None
 
 
 def resolve_precision(precision: str, accelerator) -> str:

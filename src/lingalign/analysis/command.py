@@ -15,6 +15,7 @@ from lingalign.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples above as written
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     align = sub.add_parser("align", help="layer-wise cross-lingual alignment of one or more models",
                            description="Per layer, compare the mean hidden state of parallel sentences "

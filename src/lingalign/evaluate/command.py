@@ -1,0 +1,111 @@
+"""Score a model on XQuAD, MLQA, FLORES, NTREX or your own sets; compare results files.
+
+  lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N]
+  lingalign eval --list [--data-root DIR]
+  lingalign eval --compare A/results.json B/results.json
+
+Writes DIR/results.json (all metric values are percentages 0-100), DIR/predictions/<task>.jsonl
+(resumable: a re-run generates only what is missing) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lingalign.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--model", help="model folder, LoRA adapter, .gguf, hub id, or 'smollm2-135m-instruct'")
+    parser.add_argument("--task", help="comma-separated task names (see --list) or names of recipe sets")
+    parser.add_argument("-o", "--out", help="output folder for results.json and predictions/")
+    parser.add_argument("--recipe", help="YAML recipe whose eval: section names tasks and user sets")
+    parser.add_argument("--limit", type=int, help="score only the first N examples of each task")
+    parser.add_argument("--split", choices=["dev", "devtest"], help="FLORES split (default devtest, as the paper)")
+    parser.add_argument("--data-root", help="folder laid out like flores101/, xquad/, mlqa-dev/, ntrex128/ "
+                        "(default: the samples shipped with lingalign)")
+    parser.add_argument("--batch-size", type=int, help="prompts per generation batch (default 16)")
+    parser.add_argument("--max-new-tokens", type=int, help="override the per-task cap (QA 48, translation 256)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"],
+                        help="auto (default): bfloat16 where the hardware computes in it, else float32")
+    parser.add_argument("--prompt-format", choices=["alpaca", "chat"],
+                        help="default: what the model folder records (lingalign_model.json), else alpaca")
+    parser.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="generation backend (default hf)")
+    parser.add_argument("--spm", help="FLORES-101 SentencePiece model file, to add spBLEU")
+    parser.add_argument("--comet-model", help="local COMET checkpoint folder or .ckpt (needs unbabel-comet)")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
+    parser.add_argument("--list", action="store_true", help="show task names and which the data root has")
+    parser.add_argument("--compare", nargs="+", metavar="RESULTS", help="results.json files to put side by side")
+
+
+def main(args: argparse.Namespace) -> int:
+    from lingalign.evaluate.results import compare_rows, print_table, table_rows
+
+    if args.compare:
+        header, rows, notes = compare_rows(args.compare)
+        print_table(header, rows, title="lingalign eval --compare (values in %)")
+        for note in notes:
+            print(f"* {note}")
+        return 0
+    recipe, user_sets = _read_recipe(args.recipe)
+    data_root = args.data_root or recipe.data_root
+    split = args.split or recipe.split
+    if args.list:
+        _print_list(Path(data_root) if data_root else None, split, user_sets)
+        return 0
+    tasks = [t.strip() for t in args.task.split(",") if t.strip()] if args.task else list(recipe.tasks)
+    if not tasks and user_sets:
+        tasks = list(user_sets)
+    model = args.model or recipe.model
+    if not model:
+        raise UserError("no model given", hint="--model smollm2-135m-instruct (or a model folder)")
+    if not args.out:
+        raise UserError("no output folder given", hint="-o runs/eval-base")
+    if not tasks:
+        raise UserError("no tasks given", hint="--task xquad-zh,flores-en-zh (see `lingalign eval --list`)")
+
+    from lingalign.evaluate.runner import evaluate
+
+    results = evaluate(
+        model, tasks, args.out, limit=args.limit or recipe.limit, data_root=data_root,
+        prompt_format=args.prompt_format or recipe.prompt_format,
+        batch_size=args.batch_size or recipe.batch_size or 16, dtype=args.dtype or recipe.dtype or "auto",
+        backend=args.backend, split=split, max_new_tokens=args.max_new_tokens, user_sets=user_sets,
+        spm_model=args.spm, comet_model=args.comet_model, trust_remote_code=args.trust_remote_code,
+    )
+    header, rows = table_rows(results)
+    print_table(header, rows, title=f"{results['model']} ({results['prompt_format']}; values in %)")
+    print(f"wrote {Path(args.out) / 'results.json'}")
+    return 0
+
+
+def _read_recipe(path):
+    from lingalign.evaluate.recipe import EvalRecipe, load_user_set
+
+    if not path:
+        return EvalRecipe(), {}
+    from lingalign.config import load_recipe
+
+    recipe = load_recipe(path, EvalRecipe, section="eval")
+    base = Path(path).resolve().parent
+    names = [s.name for s in recipe.sets]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UserError(f"{path} [eval.sets]: set names must be unique; repeated: {', '.join(duplicates)}")
+    return recipe, {s.name: load_user_set(s, base) for s in recipe.sets}
+
+
+def _print_list(root: Path | None, split: str, user_sets: dict) -> None:
+    from lingalign.evaluate.tasks import available_tasks, default_data_root
+
+    root = root or default_data_root()
+    if not root.is_dir():
+        raise UserError(f"{root}: data root not found")
+    print(f"data root: {root}  (FLORES split: {split})")
+    print("task forms: xquad-<lang>  mlqa-<lang>  mlqa-<ctx>-<q>  flores-<src>-<tgt>  ntrex-en-<tgt>")
+    for family, names in available_tasks(root, split).items():
+        print(f"  {family:7s} {' '.join(names) if names else '(none in this data root)'}")
+    if user_sets:
+        print(f"  recipe  {' '.join(f'{n} ({t.kind})' for n, t in user_sets.items())}")

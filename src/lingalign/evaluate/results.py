@@ -1,0 +1,111 @@
+"""``results.json``: merging runs into one file, printing it, and comparing several side by side.
+
+Shape (other stages read ``tasks[task]["metrics"][metric]["value"]``; every value is 0-100)::
+
+    {"model": ..., "prompt_format": "alpaca", "generation": {...}, "versions": {...}, "date": ...,
+     "tasks": {"flores-en-zh": {"n": 20, "split": "devtest",
+                                "metrics": {"chrf++": {"value": 12.3, "signature": "..."}, ...}}}}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from lingalign import artifacts
+from lingalign.errors import UserError
+
+METRIC_ORDER = ("inclusion", "em", "f1", "chrf++", "bleu", "spbleu", "comet", "accuracy", "answer_lang")
+
+
+def merge_results(path: Path, new: dict) -> dict:
+    """Keep earlier tasks of ``path`` when it holds results of the same model and prompt format."""
+    if not path.exists():
+        return new
+    try:
+        old = artifacts.read_json(path)
+    except UserError:
+        return new
+    same = all(old.get(k) == new.get(k) for k in ("model_path", "prompt_format"))
+    if not same or not isinstance(old.get("tasks"), dict):
+        return new
+    merged = dict(new)
+    merged["tasks"] = {**old["tasks"], **new["tasks"]}
+    old_max = (old.get("generation") or {}).get("max_new_tokens") or {}
+    merged["generation"] = {**new["generation"], "max_new_tokens": {**old_max, **new["generation"]["max_new_tokens"]}}
+    return merged
+
+
+def _metric_names(results: Sequence[dict]) -> list[str]:
+    present = {m for r in results for t in r.get("tasks", {}).values() for m in t.get("metrics", {})}
+    return [m for m in METRIC_ORDER if m in present] + sorted(present - set(METRIC_ORDER))
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    metrics = _metric_names([results])
+    rows = []
+    for name, entry in sorted(results.get("tasks", {}).items()):
+        values = entry.get("metrics", {})
+        rows.append([name, str(entry.get("n", "")), *(_fmt(values.get(m, {}).get("value")) for m in metrics)])
+    return ["task", "n", *metrics], rows
+
+
+def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]], list[str]]:
+    """One row per (task, metric), one column per results file; notes where signatures differ."""
+    loaded = []
+    for f in files:
+        data = artifacts.read_json(f)
+        if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
+            raise UserError(f"{f}: not a lingalign results.json (no 'tasks')")
+        loaded.append(data)
+    labels = [_label(Path(f), d) for f, d in zip(files, loaded)]
+    tasks = sorted({t for d in loaded for t in d["tasks"]})
+    rows, notes = [], []
+    for task in tasks:
+        for metric in _metric_names([{"tasks": {task: d["tasks"].get(task, {})}} for d in loaded]):
+            cells = [d["tasks"].get(task, {}).get("metrics", {}).get(metric) for d in loaded]
+            signatures = {c.get("signature") for c in cells if c and c.get("signature")}
+            mark = " *" if len(signatures) > 1 else ""
+            if mark:
+                notes.append(f"{task} {metric}: signatures differ, values are not comparable")
+            ns = {d["tasks"].get(task, {}).get("n") for d in loaded} - {None}
+            rows.append([task + mark, metric, "/".join(map(str, sorted(ns))),
+                         *(_fmt(c.get("value") if c else None) for c in cells)])
+    formats = {d.get("prompt_format") for d in loaded}
+    if len(formats) > 1:
+        notes.append(f"prompt formats differ across files: {', '.join(sorted(map(str, formats)))}")
+    return ["task", "metric", "n", *labels], rows, notes
+
+
+def _label(path: Path, data: dict) -> str:
+    folder = path.parent.name or str(path)
+    return f"{folder} ({data.get('prompt_format', '?')})"
+
+
+def render(header: list[str], rows: list[list[str]], title: str | None = None) -> str:
+    """A plain, aligned text table (the same text goes to the terminal and to docs)."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
+    line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
+                                   for i, (c, w) in enumerate(zip(cells, widths)))
+    out = [title] if title else []
+    out += [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    return "\n".join(out)
+
+
+def print_table(header, rows, title=None) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(render(header, rows, title))
+        return
+    table = Table(title=title)
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for r in rows:
+        table.add_row(*r)
+    Console().print(table)

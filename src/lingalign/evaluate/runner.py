@@ -1,0 +1,228 @@
+"""``evaluate()``: score one model on several tasks, resumably, and write ``results.json``.
+
+For each task, predictions are appended to ``DIR/predictions/<task>.jsonl`` batch by batch, next to
+``<task>.settings.json`` holding the fingerprint of everything that decides a prediction (model
+files, prompt format and wording, task data, decoding settings; not the batch size or ``--limit``).
+A re-run with the same fingerprint generates only the examples not yet there, so a killed
+evaluation resumes where it stopped, and raising ``--limit`` only generates the extra examples.
+A different fingerprint discards the old predictions with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from lingalign import artifacts
+from lingalign.errors import UserError
+from lingalign.evaluate.tasks import Task, default_data_root, load_builtin, unknown_task
+
+log = logging.getLogger(__name__)
+
+STAGE = "evaluate"
+
+
+def model_fingerprint(path: str) -> str:
+    """Cheap identity of a model: its files' names, sizes and modification times (or a hub id)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return path
+    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()
+                   if p.is_file() and p.suffix in (".json", ".safetensors", ".bin", ".model", ".txt"))
+    return artifacts.hash_obj([str(folder.resolve()), files])
+
+
+def task_data_fingerprint(task: Task) -> str:
+    return artifacts.hash_obj([(e.id, e.instruction, e.input, e.references, e.options, e.label)
+                               for e in task.examples])
+
+
+def resolve_tasks(names: Sequence[str | Task], root: Path, split: str, user_sets: dict[str, Task]) -> list[Task]:
+    tasks, seen = [], set()
+    for name in names:
+        if isinstance(name, Task):
+            task = name
+        elif name in user_sets:
+            task = user_sets[name]
+        elif name.split("-")[0] in ("xquad", "mlqa", "flores", "ntrex"):
+            task = load_builtin(name, root, split)
+        else:
+            raise unknown_task(name, root, extra=sorted(user_sets))
+        if task.name not in seen:
+            seen.add(task.name)
+            tasks.append(task)
+    if not tasks:
+        raise UserError("no tasks given", hint="--task xquad-zh,flores-en-zh (see `lingalign eval --list`)")
+    return tasks
+
+
+def _load_done(preds: Path, settings_path: Path, fingerprint: str) -> dict[str, dict]:
+    """Predictions already made with these exact settings, by example id."""
+    if not preds.exists():
+        return {}
+    try:
+        stored = artifacts.read_json(settings_path).get("fingerprint")
+    except UserError:
+        stored = None
+    if stored != fingerprint:
+        log.warning("%s: made with other settings (model, prompt, data or decoding changed); starting over",
+                    preds)
+        preds.unlink()
+        return {}
+    return {str(r["id"]): r for r in artifacts.read_jsonl_tolerant(preds) if "id" in r}
+
+
+def evaluate(
+    model: str,
+    tasks: str | Sequence[str | Task],
+    out_dir: str | Path,
+    *,
+    limit: int | None = None,
+    data_root: str | Path | None = None,
+    prompt_format: str | None = None,
+    batch_size: int = 16,
+    dtype: str = "auto",
+    backend: str = "hf",
+    split: str = "devtest",
+    max_new_tokens: int | None = None,
+    user_sets: dict[str, Task] | None = None,
+    spm_model: str | Path | None = None,
+    comet_model: str | Path | None = None,
+    trust_remote_code: bool = False,
+) -> dict:
+    """Evaluate ``model`` on ``tasks`` and write ``out_dir/results.json``; returns the results dict."""
+    from lingalign.evaluate import scoring
+    from lingalign.evaluate.generate import resolve_dtype
+    from lingalign.evaluate.qa_prompts import PROMPT_VERSION
+    from lingalign.evaluate.results import merge_results
+    from lingalign.models import resolve_model
+    from lingalign.prompting import PROMPT_FORMATS, read_model_prompt_format, stop_strings
+
+    out_dir = Path(out_dir)
+    root = Path(data_root) if data_root else default_data_root()
+    if not root.is_dir():
+        raise UserError(f"{root}: data root not found (a folder laid out like flores101/, xquad/, mlqa-dev/)")
+    if isinstance(tasks, str):
+        tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    task_list = resolve_tasks(tasks, root, split, user_sets or {})
+    model_path = resolve_model(model)
+    fmt = prompt_format or read_model_prompt_format(model_path) or "alpaca"
+    if fmt not in PROMPT_FORMATS:
+        raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
+    stops = list(stop_strings(fmt)) + (["\n### "] if fmt == "alpaca" else [])  # any new Alpaca section
+    run_dtype = resolve_dtype(dtype)
+    spm_path = scoring.spm_for(spm_model)
+
+    runtime = _Runtime(model_path, backend, run_dtype, trust_remote_code)
+    generation = {"decoding": "greedy", "dtype": run_dtype, "backend": backend, "batch_size": batch_size,
+                  "stop_strings": stops, "sort_by_length": True, "qa_prompt_version": PROMPT_VERSION,
+                  "max_new_tokens": {}}
+    task_results = {}
+    for task in task_list:
+        task_max = max_new_tokens or task.max_new_tokens
+        generation["max_new_tokens"][task.name] = task_max
+        fingerprint = artifacts.hash_obj({
+            "model": model_fingerprint(model_path), "prompt_format": fmt, "data": task_data_fingerprint(task),
+            "kind": task.kind, "max_new_tokens": task_max, "dtype": run_dtype, "backend": backend,
+            "stops": stops, "qa_prompt_version": PROMPT_VERSION, "reduce": task.reduce,
+        })
+        selected = task.examples[:limit] if limit else task.examples
+        records = _predict(task, selected, out_dir, fingerprint, runtime, fmt, stops, task_max, batch_size)
+        task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model)
+
+    results = {
+        "model": model, "model_path": model_path, "prompt_format": fmt, "generation": generation,
+        "versions": artifacts.versions(), "date": artifacts.now(), "data_root": str(root),
+        "percent": "all metric values are percentages (0-100)", "tasks": task_results,
+    }
+    results = merge_results(out_dir / "results.json", results)
+    artifacts.write_json(out_dir / "results.json", results)
+    artifacts.write_manifest(out_dir, stage=STAGE, fingerprint=artifacts.hash_obj(
+        {"model": model_fingerprint(model_path), "fmt": fmt, "tasks": sorted(results["tasks"]), "limit": limit}),
+        config={"model": model, "tasks": [t.name for t in task_list], "limit": limit, "split": split},
+        counts={name: entry["n"] for name, entry in results["tasks"].items()})
+    return results
+
+
+class _Runtime:
+    """The model, loaded on first need (a fully resumed evaluation never loads it)."""
+
+    def __init__(self, model_path: str, backend: str, dtype: str, trust_remote_code: bool):
+        self.model_path, self.backend, self.dtype, self.trust = model_path, backend, dtype, trust_remote_code
+        self._generator = None
+        self._tokenizer = None
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            from lingalign.evaluate.generate import make_generator
+
+            self._generator = make_generator(self.model_path, backend=self.backend, dtype=self.dtype,
+                                             trust_remote_code=self.trust)
+        return self._generator
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            generator = self._generator
+            if generator is not None and hasattr(generator, "tokenizer"):
+                self._tokenizer = generator.tokenizer
+            else:
+                from lingalign.models import load_tokenizer
+
+                self._tokenizer = load_tokenizer(self.model_path, trust_remote_code=self.trust, padding_side="left")
+        return self._tokenizer
+
+
+def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Runtime, fmt: str,
+             stops: list[str], max_new: int, batch_size: int) -> list[dict]:
+    """Predictions for ``selected`` examples, generating only those not already stored."""
+    from lingalign.prompting import build_prompt
+
+    preds_path = out_dir / "predictions" / f"{task.name}.jsonl"
+    settings_path = out_dir / "predictions" / f"{task.name}.settings.json"
+    preds_path.parent.mkdir(parents=True, exist_ok=True)
+    done = _load_done(preds_path, settings_path, fingerprint)
+    artifacts.write_json(settings_path, {"fingerprint": fingerprint, "task": task.name, "prompt_format": fmt})
+    pending = [e for e in selected if e.id not in done]
+    if pending:
+        log.info("%s: %d to generate (%d stored)", task.name, len(pending), len(selected) - len(pending))
+        tokenizer = runtime.tokenizer if fmt == "chat" else None
+        prompts = [build_prompt(e.instruction, e.input, fmt, tokenizer) for e in pending]
+        if task.kind == "choice":
+            batches = _score_choices(runtime, pending, prompts, fmt, task.reduce)
+        else:
+            batches = runtime.generator.generate(prompts, max_new_tokens=max_new, batch_size=batch_size,
+                                                 stop=stops, add_special_tokens=fmt != "chat")
+        finished = len(selected) - len(pending)
+        for batch in batches:
+            new = []
+            for index, prediction in batch:
+                example = pending[index]
+                record = {"id": example.id, "prompt": prompts[index], "prediction": prediction,
+                          "references": example.references}
+                if task.kind == "choice":
+                    record.update(prediction=prediction["choice"], scores=prediction["scores"], label=example.label)
+                new.append(record)
+                done[example.id] = record
+            artifacts.append_jsonl(preds_path, new)
+            finished += len(new)
+            log.info("%s: %d/%d", task.name, finished, len(selected))
+    return [done[e.id] for e in selected]
+
+
+def _score_choices(runtime: _Runtime, examples, prompts, fmt: str, reduce: str):
+    from lingalign.evaluate.loglik import choose, option_logprobs
+
+    generator = runtime.generator
+    if not hasattr(generator, "model"):
+        raise UserError("multiple-choice (log-likelihood) sets need --backend hf")
+    for index, (example, prompt) in enumerate(zip(examples, prompts)):
+        scores = option_logprobs(generator.model, generator.tokenizer, prompt, example.options,
+                                 add_special_tokens=fmt != "chat", reduce=reduce)
+        yield [(index, {"choice": choose(scores), "scores": [round(s, 6) for s in scores]})]

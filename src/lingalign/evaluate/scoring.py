@@ -1,0 +1,56 @@
+"""Turn a task's stored predictions into its metrics entry of ``results.json`` (values 0-100)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lingalign.evaluate.tasks import Task
+
+
+def spm_for(explicit) -> Path | None:
+    from lingalign.evaluate.mt_metrics import find_spm_model
+
+    return find_spm_model(explicit)
+
+
+def answer_language(predictions: list[str], expected: str) -> dict:
+    """Share of predictions that py3langid detects as the expected language."""
+    from lingalign.langid import share_in_language
+
+    return {"value": round(100 * share_in_language(predictions, expected), 4), "expected": expected}
+
+
+def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None, comet_model=None) -> dict:
+    entry = {"n": len(records), "kind": task.kind, "lang": task.lang, "files": [p.name for p in task.files]}
+    if task.split:
+        entry["split"] = task.split
+    if task.kind == "choice":
+        correct = sum(r["prediction"] == r["label"] for r in records)
+        entry["metrics"] = {"accuracy": {"value": round(100 * correct / max(len(records), 1), 4),
+                                         "scoring": f"log-likelihood of option tokens ({task.reduce})"}}
+        return entry
+    predictions = [r["prediction"] for r in records]
+    references = [r["references"] for r in records]
+    if task.kind == "qa":
+        from lingalign.evaluate.qa_metrics import score_qa
+
+        scores = score_qa(predictions, references, task.lang)
+        metrics = {name: {"value": round(100 * value, 4)} for name, value in scores.items()}
+        metrics["em"]["normalisation"] = metrics["f1"]["normalisation"] = f"mlqa-{task.lang}"
+        entry["question_lang"] = task.question_lang
+    else:
+        from lingalign.evaluate.mt_metrics import score_comet, score_translation
+
+        refs = [r[0] for r in references]
+        metrics = score_translation(predictions, refs, task.lang, spm_path)
+        entry["src_lang"] = task.src_lang
+        if comet_model:
+            by_id = {e.id: e.source for e in task.examples}
+            comet = score_comet([by_id[r["id"]] for r in records], predictions, refs, comet_model)
+            if comet is not None:
+                metrics["comet"] = comet
+            else:
+                entry["note"] = "COMET skipped: unbabel-comet is not installed"
+    metrics["answer_lang"] = answer_language(predictions, task.lang)
+    entry["metrics"] = metrics
+    return entry

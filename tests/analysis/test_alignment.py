@@ -54,3 +54,16 @@ def test_cka_is_invariant_to_rotation_and_scale_but_not_to_unrelated_data():
     assert linear_cka(x, x) == pytest.approx(1.0)
     assert linear_cka(x, 3.0 * x @ rotation + 5.0) == pytest.approx(1.0)
     assert linear_cka(x, torch.randn(80, 10, generator=generator)) < 0.5
+
+
+def test_centering_removes_a_shared_offset_that_hides_the_pairs():
+    generator = torch.Generator().manual_seed(3)
+    meaning = torch.randn(40, 32, generator=generator)
+    offset = torch.zeros(32)
+    offset[0] = 1000.0  # one huge dimension shared by every sentence ("massive activation")
+    english = meaning + offset
+    other = meaning + 0.5 * torch.randn(40, 32, generator=generator) + offset + 3.0  # noisy, shifted language
+    raw, centred = layer_metrics(english, other), layer_metrics(english, other, center=True)
+    assert raw["cos_mismatched"] > 0.99 and raw["cos_gap"] < 0.01
+    assert centred["retrieval_en_x"] == 1.0 and centred["cos_gap"] > 0.5
+    assert abs(centred["cos_mismatched"]) < 0.1

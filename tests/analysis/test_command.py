@@ -87,6 +87,10 @@ def test_second_run_reuses_finished_work(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("lingalign.models.load_model", no_loading)
     assert main(args) == 0
     assert json.loads((tmp_path / "alignment.json").read_text(encoding="utf-8"))["models"] == json.loads(first)["models"]
+    assert main([*args, "--center"]) == 0  # other metric options reuse the pooled vectors too
+    centred = json.loads((tmp_path / "alignment.json").read_text(encoding="utf-8"))
+    assert centred["center"] is True
+    assert centred["models"][0]["results"] != json.loads(first)["models"][0]["results"]
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -10,6 +10,11 @@ first). They are a few lines of linear algebra each, kept small so they can be c
   candidates by cosine (chance = 1/n).
 * ``cka``: linear centred kernel alignment (Kornblith et al., 2019) between the two sets; 1 means
   the two languages' representations are the same up to rotation and scale.
+
+``center=True`` first subtracts each language's mean vector (per layer). Middle layers of LLMs carry
+a few huge "massive activation" dimensions shared by every sentence, which push all raw cosines
+towards 1 and retrieval towards chance; centring removes that common part and the language's own
+offset, leaving what distinguishes sentences. CKA centres by definition and is unaffected.
 """
 
 from __future__ import annotations
@@ -57,8 +62,11 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(cross / (torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)))
 
 
-def layer_metrics(english: torch.Tensor, other: torch.Tensor, *, cka: bool = False) -> dict[str, float]:
+def layer_metrics(english: torch.Tensor, other: torch.Tensor, *, cka: bool = False,
+                  center: bool = False) -> dict[str, float]:
     """All metrics for one layer; ``english[i]`` and ``other[i]`` are translations."""
+    if center:
+        english, other = english - english.mean(dim=0), other - other.mean(dim=0)
     sim = cosine_matrix(english, other)
     matched, mismatched = pair_cosines(sim)
     result = {

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     align.add_argument("--max-length", type=int, default=256, help="truncate longer inputs (tokens, default: 256)")
     align.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "auto"))
     align.add_argument("--cka", action="store_true", help="also compute linear CKA per layer")
+    align.add_argument("--center", action="store_true",
+                       help="subtract each language's mean vector per layer before cosine and retrieval "
+                            "(removes the direction all sentences share; see docs/analysis.md)")
 
     responses = sub.add_parser("responses", help="languages the answers are written in, per task and model",
                                description="Detect the language of every prediction and compare with the "
@@ -57,7 +60,8 @@ def main(args: argparse.Namespace) -> int:
         _positive("--max-length", args.max_length)
         report = align(parse_models(args.model), args.langs.split(","), args.out, data=args.data,
                        data_root=args.data_root, split=args.split, limit=args.limit, template=args.template,
-                       batch_size=args.batch_size, max_length=args.max_length, dtype=args.dtype, cka=args.cka)
+                       batch_size=args.batch_size, max_length=args.max_length, dtype=args.dtype, cka=args.cka,
+                       center=args.center)
         print(summary(report))
         print(f"wrote {args.out}/alignment.json, alignment.csv and plots")
         return 0

@@ -1,8 +1,8 @@
 """The ``analyze align`` pipeline: models x languages -> per-layer alignment numbers, CSV and plots.
 
 English is the pivot: for every other language X the pairs are (English sentence i, X sentence i).
-Models are processed one at a time (only one is in memory); each model's numbers are saved in
-``DIR/parts/`` as soon as they exist, so an interrupted multi-model run resumes where it stopped.
+Models are processed one at a time (only one is in memory); each model's pooled vectors are saved
+in ``DIR/vectors/`` as soon as they exist, so an interrupted multi-model run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -59,9 +59,8 @@ def _model_identity(name: str) -> dict:
     return {"path": path, "files": files}
 
 
-def _measure_model(label: str, name: str, sentences, settings: dict) -> dict:
-    """Load one model, pool every language, and compute every metric per layer for each En-X pair."""
-    from lingalign.analysis.alignment import layer_metrics
+def _pool_model(label: str, name: str, sentences, settings: dict) -> dict:
+    """Load one model and pool every language: ``{"vectors": {lang: [layers + 1, n, hidden]}, ...}``."""
     from lingalign.analysis.pooling import pooled_layers
     from lingalign.models import load_model, load_tokenizer
 
@@ -74,19 +73,45 @@ def _measure_model(label: str, name: str, sentences, settings: dict) -> dict:
                                       batch_size=settings["batch_size"], max_length=settings["max_length"],
                                       label=label)
         log.info("%s: pooled %d %s sentences over %d layers", label, len(texts), lang, vectors[lang].shape[0])
-    num_layers = model.config.num_hidden_layers
-    del model
+    seconds = time.perf_counter() - start
+    log.info("%s: pooled in %.0f s", label, seconds)
+    return {"label": label, "model": name, "num_layers": model.config.num_hidden_layers,
+            "hidden_size": int(vectors[PIVOT].shape[-1]), "seconds": round(seconds, 1), "vectors": vectors}
+
+
+def _cached_pool(path: Path, key: str, label: str, name: str, sentences, settings: dict) -> dict:
+    """Pooled vectors from ``path`` when made with the same key, else computed and saved there.
+
+    They are kept (``DIR/vectors/<label>.pt``) so a killed run resumes per model, a re-run with other
+    metric options (``--center``, ``--cka``) skips the forward passes, and users can load them for
+    their own projections (``torch.load(path)["vectors"]["zh"][layer]``).
+    """
+    import torch
+
+    if path.exists():
+        cached = torch.load(path, weights_only=True)
+        if cached.get("key") == key:
+            log.info("%s: reusing pooled vectors from %s", label, path)
+            return cached
+    pooled = {"key": key, **_pool_model(label, name, sentences, settings)}
+    with atomic_open(path, "wb", encoding=None) as handle:
+        torch.save(pooled, handle)
+    return pooled
+
+
+def _metrics(pooled: dict, cka: bool, center: bool) -> dict:
+    """Every metric per layer for each (English, X) pair: ``{lang: {metric: [value per layer]}}``."""
+    from lingalign.analysis.alignment import layer_metrics
+
+    vectors = pooled["vectors"]
     per_lang = {}
-    for lang in sentences.texts:
+    for lang in vectors:
         if lang == PIVOT:
             continue
-        rows = [layer_metrics(vectors[PIVOT][i], vectors[lang][i], cka=settings["cka"])
+        rows = [layer_metrics(vectors[PIVOT][i], vectors[lang][i], cka=cka, center=center)
                 for i in range(vectors[lang].shape[0])]
         per_lang[lang] = {metric: [row[metric] for row in rows] for metric in rows[0]}
-    seconds = time.perf_counter() - start
-    log.info("%s: done in %.0f s", label, seconds)
-    return {"label": label, "model": name, "num_layers": num_layers, "hidden_size": int(vectors[PIVOT].shape[-1]),
-            "seconds": round(seconds, 1), "results": per_lang}
+    return per_lang
 
 
 def _best_layers(models: list[dict]) -> dict:
@@ -128,6 +153,7 @@ def align(
     max_length: int = 256,
     dtype: str = "float32",
     cka: bool = False,
+    center: bool = False,
 ) -> dict:
     """Measure layer-wise En-X alignment of each model; write alignment.json/.csv, plots, manifest.
 
@@ -142,7 +168,8 @@ def align(
     if PIVOT not in langs:
         langs = [PIVOT, *langs]
     sentences = load_parallel(langs, data=data, data_root=data_root, split=split, limit=limit)
-    settings = {"template": template, "batch_size": batch_size, "max_length": max_length, "dtype": dtype, "cka": cka}
+    settings = {"template": template, "batch_size": batch_size, "max_length": max_length, "dtype": dtype, "cka": cka,
+                "center": center}
     data_info = {"files": sentences.files, "fingerprint": sentences.fingerprint(), "n_sentences": sentences.size}
     identities = {label: _model_identity(name) for label, name in model_list}
     fingerprint = hash_obj({"models": identities, "data": data_info["fingerprint"], "langs": langs,
@@ -152,21 +179,18 @@ def align(
         return read_json(out / "alignment.json")
 
     measured = []
+    pool_settings = {k: settings[k] for k in ("template", "max_length", "dtype")}
     for label, name in model_list:
-        part_file = out / "parts" / f"{label}.json"
-        part_key = hash_obj({"model": identities[label], "data": data_info["fingerprint"], **settings,
-                             "batch_size": None})
-        part = read_json(part_file) if part_file.exists() else None
-        if part is None or part.get("key") != part_key:
-            part = {"key": part_key, **_measure_model(label, name, sentences, settings)}
-            write_json(part_file, part)
-        else:
-            log.info("%s: reusing %s", label, part_file)
-        measured.append({k: v for k, v in part.items() if k != "key"})
+        key = hash_obj({"model": identities[label], "data": data_info["fingerprint"], **pool_settings})
+        pooled = _cached_pool(out / "vectors" / f"{label}.pt", key, label, name, sentences, settings)
+        info = {k: pooled[k] for k in ("label", "model", "num_layers", "hidden_size", "seconds")}
+        measured.append({**info, "results": _metrics(pooled, cka, center)})
+        del pooled
 
     metrics = list(next(iter(measured[0]["results"].values())))
     report = {
-        "langs": langs, "pivot": PIVOT, "template": template, "max_length": max_length, "dtype": dtype,
+        "langs": langs, "pivot": PIVOT, "template": template, "center": center, "max_length": max_length,
+        "dtype": dtype,
         "n_sentences": sentences.size, "chance_retrieval": 1 / sentences.size, "data": data_info,
         "metrics": metrics, "models": measured, "best_layer": _best_layers(measured), "versions": versions(),
     }

@@ -44,6 +44,8 @@ def plot_alignment(report: dict, out_dir: Path) -> list[Path]:
     """One PNG per metric (``<metric>.png``) plus ``overview.png`` with every metric side by side."""
     out_dir = Path(out_dir)
     subtitle = f"{report['n_sentences']} parallel sentences, template {report['template']}"
+    if report.get("center"):
+        subtitle += ", vectors centred per language"
     written = []
     for metric in report["metrics"]:
         fig, ax = plt.subplots(figsize=(7.5, 4.5))

@@ -95,7 +95,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     model_path = resolve_base(config)
     fp = fingerprint(config, data_file, model_path)
 
-    accelerator = Accelerator()
+    accelerator = Accelerator(cpu=not has_accelerator())  # cpu=True lets torchrun on CPUs form a gloo group
     main = accelerator.is_main_process
     if prepare_output(out, work, fp, resume=resume, force=force):
         log.info("%s is already complete (same recipe, data and model)", out)
@@ -178,6 +178,13 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         shutil.rmtree(work)
     accelerator.wait_for_everyone()
     return out
+
+
+def has_accelerator() -> bool:
+    import torch
+
+    xpu = getattr(torch, "xpu", None)
+    return torch.cuda.is_available() or torch.backends.mps.is_available() or bool(xpu and xpu.is_available())
 
 
 def tokenizer_for(model_path: str, config: TrainConfig):

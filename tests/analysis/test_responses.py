@@ -51,6 +51,18 @@ def test_distribution_per_task_and_model(tmp_path):
     assert "coit-zh" in table and "75%" in table
 
 
+def test_results_json_gives_the_expected_language_and_marks_choice_tasks(tmp_path):
+    run = tmp_path / "eval"
+    tasks = {"mlqa-zh-en": {"lang": "zh", "kind": "qa"}, "xcopa-zh": {"lang": "zh", "kind": "choice"}}
+    _write(run / "results.json", [{"model": "base", "tasks": tasks}])
+    _write(run / "predictions" / "mlqa-zh-en.jsonl", [{"prediction": ZH, "references": ["x"]}])
+    _write(run / "predictions" / "xcopa-zh.jsonl", [{"prediction": "A", "label": "B"}])
+    report = response_languages([run])
+    (row,) = report["rows"]
+    assert (row["model"], row["task"], row["expected"], row["share_expected"]) == ("base", "mlqa-zh-en", "zh", 1.0)
+    assert report["skipped_choice_tasks"] == ["xcopa-zh"]
+
+
 def test_model_falls_back_to_the_run_folder_name(tmp_path):
     _write(tmp_path / "run-base" / "predictions" / "mlqa-vi.jsonl", [{"prediction": VI}])
     row, = response_languages([tmp_path / "run-base" / "predictions" / "mlqa-vi.jsonl"])["rows"]

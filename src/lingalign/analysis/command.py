@@ -70,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
 
         report = response_languages(args.paths, args.out)
         print(format_table(report["rows"]))
+        if report["skipped_choice_tasks"]:
+            print(f"skipped multiple-choice tasks: {', '.join(report['skipped_choice_tasks'])}")
         if args.out:
             print(f"wrote {args.out}/responses.json and responses.png")
         return 0

@@ -4,10 +4,13 @@ Reads the evaluation stage's prediction files (one JSON object per line with at 
 ``prediction``) and is tolerant about what else is there:
 
 * task: the record's ``task``, else the file name (``predictions/xquad-zh.jsonl`` -> ``xquad-zh``);
-* expected language: the record's ``expected_lang``, else the last part of the task name that is a
-  language code (``xquad-zh`` -> zh, ``flores-en-zh`` -> zh, the target; ``flores-zh-en`` -> en);
+* expected language: the record's ``expected_lang``, else the task's ``lang`` in the run's
+  ``results.json``, else the last part of the task name that is a language code (``xquad-zh`` -> zh,
+  ``flores-en-zh`` -> zh, the target; ``flores-zh-en`` -> en);
 * model: the record's ``model``, else ``"model"`` in the run's ``results.json`` (for
   ``RUN/predictions/<task>.jsonl``), else the run folder's name.
+
+Multiple-choice tasks (answers are option labels) are skipped and listed as such.
 
 A folder argument means every ``*.jsonl`` in it or in its ``predictions/`` sub-folder.
 """
@@ -45,19 +48,26 @@ def _short(name: str) -> str:
     return Path(name.rstrip("/")).name if ("/" in name or os.sep in name) else name
 
 
-def model_of(path: Path, record: dict) -> str:
-    if isinstance(record.get("model"), str):
-        return _short(record["model"])
-    run = path.parent.parent if path.parent.name == "predictions" else path.parent
-    results = run / "results.json"
-    if results.exists():
-        try:
-            model = json.loads(results.read_text(encoding="utf-8")).get("model")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            model = None
-        if isinstance(model, str):
-            return _short(model)
-    return run.resolve().name
+def _run_results(path: Path) -> dict:
+    """The ``results.json`` of the evaluation run a prediction file belongs to ({} when absent or unreadable)."""
+    try:
+        results = json.loads((_run_folder(path) / "results.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return results if isinstance(results, dict) else {}
+
+
+def _run_folder(path: Path) -> Path:
+    return path.parent.parent if path.parent.name == "predictions" else path.parent
+
+
+def describe_file(path: Path) -> tuple[str, dict]:
+    """Model name and per-task facts (``{task: {"lang", "kind"}}``) known for a prediction file."""
+    results = _run_results(path)
+    model = results.get("model")
+    tasks = results.get("tasks") if isinstance(results.get("tasks"), dict) else {}
+    name = _short(model) if isinstance(model, str) else _run_folder(path).resolve().name
+    return name, {task: entry for task, entry in tasks.items() if isinstance(entry, dict)}
 
 
 def expand(paths) -> list[Path]:
@@ -83,14 +93,21 @@ def response_languages(paths, out_dir: str | os.PathLike | None = None) -> dict:
     """Count detected answer languages per (model, task); write responses.json and a PNG if ``out_dir``."""
     groups: dict[tuple[str, str, str | None], Counter] = {}
     sources: dict[tuple, set] = {}
+    skipped = set()
     for path in expand(paths):
+        run_model, run_tasks = describe_file(path)
         for line, record in iter_jsonl(path):
+            task = str(record.get("task") or path.stem)
+            facts = run_tasks.get(task, {})
+            if facts.get("kind") == "choice" or "label" in record:
+                skipped.add(task)  # the answer is an option label, not text in a language
+                continue
             text = next((record[k] for k in TEXT_KEYS if k in record), None)
             if not isinstance(text, str):
                 raise UserError(f"{where(path, line)}: no answer text (expected a string under 'prediction')")
-            task = str(record.get("task") or path.stem)
-            expected = record.get("expected_lang") or expected_from_task(task)
-            key = (model_of(path, record), task, base_code(expected) if expected else None)
+            expected = record.get("expected_lang") or facts.get("lang") or expected_from_task(task)
+            model = _short(record["model"]) if isinstance(record.get("model"), str) else run_model
+            key = (model, task, base_code(expected) if expected else None)
             groups.setdefault(key, Counter())[detect(text)] += 1
             sources.setdefault(key, set()).add(str(path))
     rows = []
@@ -100,7 +117,7 @@ def response_languages(paths, out_dir: str | os.PathLike | None = None) -> dict:
                      "detected": dict(counts.most_common()),
                      "share_expected": counts[expected] / n if expected else None,
                      "files": sorted(sources[(model, task, expected)])})
-    report = {"rows": rows}
+    report = {"rows": rows, "skipped_choice_tasks": sorted(skipped)}
     if out_dir is not None:
         from lingalign.analysis.plots import plot_responses
 

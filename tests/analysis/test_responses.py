@@ -42,6 +42,9 @@ def test_distribution_per_task_and_model(tmp_path):
     assert xquad["share_expected"] == pytest.approx(0.75)
     flores = rows[("coit-zh", "flores-zh-en")]
     assert flores["detected"] == {"en": 1, "und": 1} and flores["share_expected"] == pytest.approx(0.5)
+    assert response_languages([run / "predictions" / "xquad-zh.jsonl"])["rows"][0]["model"] == "coit-zh"
+    _write(run / "results.json", [{"model": "runs/coit-zh/model"}])
+    assert response_languages([run / "predictions" / "xquad-zh.jsonl"])["rows"][0]["model"] == "coit-zh/model"
     assert rows[("base", "chat")]["expected"] == "vi" and rows[("base", "chat")]["share_expected"] == 1.0
 
     saved = json.loads((tmp_path / "out" / "responses.json").read_text(encoding="utf-8"))

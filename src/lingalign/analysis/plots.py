@@ -75,13 +75,17 @@ def plot_alignment(report: dict, out_dir: Path) -> list[Path]:
 
 
 def plot_responses(rows: list[dict], path: Path, top: int = 6) -> Path:
-    """Stacked bars: for each model and task, the share of answers detected in each language."""
+    """Stacked bars: for each model and task, the share of answers detected in each language.
+
+    Bars of the same task stand side by side, so models are compared task by task.
+    """
+    rows = sorted(rows, key=lambda row: (row["task"], row["model"]))
     totals: dict[str, int] = {}
     for row in rows:
         for lang, count in row["detected"].items():
             totals[lang] = totals.get(lang, 0) + count
     shown = sorted(totals, key=totals.get, reverse=True)[:top]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.7 * len(rows) + 2.5), 4.8))
     bottoms = [0.0] * len(rows)
     for k, lang in enumerate([*shown, "other"]):
         shares = [(row["detected"].get(lang, 0) if lang != "other" else

@@ -43,9 +43,15 @@ def expected_from_task(task: str) -> str | None:
     return None
 
 
+GENERIC_FOLDERS = ("model", "final", "merged", "adapter", "checkpoint")
+
+
 def _short(name: str) -> str:
-    """A model given as a path is shown by its folder name."""
-    return Path(name.rstrip("/")).name if ("/" in name or os.sep in name) else name
+    """A model given as a path is shown by its folder name (with its parent for ``run/model``)."""
+    if "/" not in name and os.sep not in name:
+        return name
+    path = Path(name.rstrip("/"))
+    return f"{path.parent.name}/{path.name}" if path.name.startswith(GENERIC_FOLDERS) else path.name
 
 
 def _run_results(path: Path) -> dict:

@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
     from lingalign.evaluate.runner import evaluate
 
     results = evaluate(
-        model, tasks, args.out, limit=args.limit or recipe.limit, data_root=data_root,
+        model, tasks, args.out, limit=args.limit if args.limit is not None else recipe.limit, data_root=data_root,
         prompt_format=args.prompt_format or recipe.prompt_format,
         batch_size=args.batch_size or recipe.batch_size or 16, dtype=args.dtype or recipe.dtype or "auto",
         backend=args.backend, split=split, max_new_tokens=args.max_new_tokens, user_sets=user_sets,

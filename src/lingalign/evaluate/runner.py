@@ -70,7 +70,16 @@ def _load_done(preds: Path, settings_path: Path, fingerprint: str) -> dict[str, 
                     preds)
         preds.unlink()
         return {}
+    _drop_torn_tail(preds)
     return {str(r["id"]): r for r in artifacts.read_jsonl_tolerant(preds) if "id" in r}
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a half-written last line left by a kill, so new appends start on a fresh line."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
 
 
 def evaluate(

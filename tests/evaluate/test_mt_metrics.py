@@ -1,0 +1,41 @@
+"""Translation metrics: the tokenizer follows the target language; signatures are recorded."""
+
+import pytest
+from sacrebleu.metrics import BLEU, CHRF
+
+from lingalign.errors import UserError
+from lingalign.evaluate.mt_metrics import bleu_tokenizer, find_spm_model, score_translation
+
+HYP = ["我们现在有四个月大的老鼠。", "他补充道。"]
+REF = ["我们现在有 4 个月大的老鼠。", "他补充说。"]
+
+
+def test_chinese_bleu_uses_zh_tokenizer_and_matches_sacrebleu():
+    scores = score_translation(HYP, REF, "zh")
+    assert "tok:zh" in scores["bleu"]["signature"]
+    assert scores["bleu"]["value"] == pytest.approx(BLEU(tokenize="zh").corpus_score(HYP, [REF]).score, abs=1e-3)
+    # with 13a, each unsegmented Chinese sentence is one "word": BLEU collapses to ~0
+    assert BLEU(tokenize="13a").corpus_score(HYP, [REF]).score < scores["bleu"]["value"]
+    assert scores["chrf++"]["value"] == pytest.approx(CHRF(word_order=2).corpus_score(HYP, [REF]).score, abs=1e-3)
+    assert "nw:2" in scores["chrf++"]["signature"]
+
+
+def test_tokenizer_choice():
+    assert bleu_tokenizer("zh") == "zh"
+    assert bleu_tokenizer("vi") == "13a"
+    assert bleu_tokenizer("ja") in ("ja-mecab", "13a")  # ja-mecab only when MeCab is installed
+
+
+def test_spbleu_from_a_local_sentencepiece_file(tmp_path, samples_dir):
+    import sentencepiece
+
+    text = (samples_dir / "flores101/dev/cmn_Hans.dev").read_text(encoding="utf-8")
+    (tmp_path / "corpus.txt").write_text(text, encoding="utf-8")
+    sentencepiece.SentencePieceTrainer.train(input=str(tmp_path / "corpus.txt"), model_prefix=str(tmp_path / "spm"),
+                                             vocab_size=2000, hard_vocab_limit=False)
+    model = find_spm_model(tmp_path / "spm.model")
+    scores = score_translation(HYP, REF, "zh", model)
+    assert "tok:flores101" in scores["spbleu"]["signature"]
+    assert 0 < scores["spbleu"]["value"] < 100
+    with pytest.raises(UserError, match="not found"):
+        find_spm_model(tmp_path / "missing.model")

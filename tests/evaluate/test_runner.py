@@ -1,0 +1,196 @@
+"""End to end on the tiny model: results shape, resume, generation details, compare, CLI, loglik."""
+
+import json
+import shutil
+
+import pytest
+
+from lingalign import artifacts
+from lingalign.cli import main as cli_main
+from lingalign.evaluate import evaluate
+from lingalign.evaluate.generate import HFGenerator, cut_at_stop, length_sorted_batches
+
+TASKS = "xquad-zh,flores-en-zh"
+FAST = dict(limit=6, batch_size=3, max_new_tokens=6, dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def fresh(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fresh")
+    return out, evaluate(str(tiny_model_dir), TASKS, out, **FAST)
+
+
+def test_results_shape(fresh, tiny_model_dir):
+    out, results = fresh
+    on_disk = artifacts.read_json(out / "results.json")
+    assert on_disk["tasks"] == results["tasks"]
+    assert results["prompt_format"] == "alpaca" and results["generation"]["decoding"] == "greedy"
+    assert results["generation"]["max_new_tokens"] == {"xquad-zh": 6, "flores-en-zh": 6}
+    assert "torch" in results["versions"] and results["date"]
+    flores = results["tasks"]["flores-en-zh"]
+    assert flores["n"] == 6 and flores["split"] == "devtest"
+    assert set(flores["metrics"]) == {"chrf++", "bleu", "answer_lang"}
+    assert "tok:zh" in flores["metrics"]["bleu"]["signature"]
+    assert flores["metrics"]["answer_lang"]["expected"] == "zh"
+    xquad = results["tasks"]["xquad-zh"]
+    assert set(xquad["metrics"]) == {"inclusion", "em", "f1", "answer_lang"}
+    for entry in results["tasks"].values():
+        for metric in entry["metrics"].values():
+            assert 0.0 <= metric["value"] <= 100.0
+    preds = [json.loads(line) for line in (out / "predictions/xquad-zh.jsonl").read_text().splitlines()]
+    assert len(preds) == 6 and {"id", "prompt", "prediction", "references"} <= set(preds[0])
+    assert preds[0]["prompt"].endswith("### Response:")
+    assert (out / "manifest.json").exists()
+
+
+def _predictions(folder, task):
+    return {r["id"]: r["prediction"] for r in artifacts.read_jsonl_tolerant(folder / "predictions" / f"{task}.jsonl")}
+
+
+def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path, monkeypatch):
+    out, results = fresh
+    resumed = tmp_path / "resumed"
+    (resumed / "predictions").mkdir(parents=True)
+    for task in ("xquad-zh", "flores-en-zh"):
+        lines = (out / "predictions" / f"{task}.jsonl").read_text().splitlines(keepends=True)
+        (resumed / "predictions" / f"{task}.jsonl").write_text("".join(lines[:3]) + lines[3][:20])  # torn line
+        shutil.copy(out / "predictions" / f"{task}.settings.json", resumed / "predictions")
+    generated = []
+    original = HFGenerator.generate
+
+    def counting(self, prompts, **kwargs):
+        generated.extend(prompts)
+        yield from original(self, prompts, **kwargs)
+
+    monkeypatch.setattr(HFGenerator, "generate", counting)
+    again = evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)
+    assert len(generated) == 6  # 3 missing per task
+    assert again["tasks"] == results["tasks"]
+    for task in ("xquad-zh", "flores-en-zh"):
+        assert _predictions(resumed, task) == _predictions(out, task)
+
+    generated.clear()
+    evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)  # complete: nothing to generate
+    assert generated == []
+    more = evaluate(str(tiny_model_dir), "xquad-zh", resumed, **{**FAST, "limit": 8})
+    assert len(generated) == 2 and more["tasks"]["xquad-zh"]["n"] == 8
+    assert "flores-en-zh" in more["tasks"]  # earlier tasks of the same model are kept
+
+
+def test_changed_settings_start_over(fresh, tiny_model_dir, tmp_path, caplog):
+    out, _ = fresh
+    target = tmp_path / "changed"
+    shutil.copytree(out / "predictions", target / "predictions")
+    with caplog.at_level("WARNING"):
+        evaluate(str(tiny_model_dir), "xquad-zh", target, **{**FAST, "max_new_tokens": 4})
+    assert "starting over" in caplog.text
+    assert len(_predictions(target, "xquad-zh")) == 6
+
+
+def test_batched_left_padded_generation_equals_one_by_one(tiny_model_dir):
+    gen = HFGenerator(str(tiny_model_dir), dtype="float32")
+    prompts = ["Translate: hello world, this is a longer prompt", "Hi", "The news today is"]
+    batched = dict(pair for batch in gen.generate(prompts, max_new_tokens=8, batch_size=3) for pair in batch)
+    single = dict(pair for batch in gen.generate(prompts, max_new_tokens=8, batch_size=1) for pair in batch)
+    assert batched == single
+
+
+def test_prediction_is_cut_from_generated_ids_and_stop_strings(tiny_model_dir):
+    gen = HFGenerator(str(tiny_model_dir), dtype="float32")
+    prompt = "### Instruction:\nSay hi\n\n### Response:"
+    [[(_, text)]] = list(gen.generate([prompt], max_new_tokens=10, batch_size=1))
+    assert not text.startswith("### Instruction")  # the prompt is never part of the prediction
+    assert cut_at_stop(" Paris.\n### Instruction: more", ["### Instruction:", "\n### "]) == "Paris."
+    assert length_sorted_batches([3, 9, 5, 9], 2) == [[1, 3], [2, 0]]
+
+
+def test_chat_format_and_model_recorded_format(tiny_model_dir, tmp_path):
+    results = evaluate(str(tiny_model_dir), "xquad-en", tmp_path / "chat", prompt_format="chat",
+                       **{**FAST, "limit": 2})
+    assert results["prompt_format"] == "chat"
+    record = artifacts.read_jsonl_tolerant(tmp_path / "chat/predictions/xquad-en.jsonl")[0]
+    assert record["prompt"].startswith("<|im_start|>user") and record["prompt"].endswith("assistant\n")
+
+    from lingalign.prompting import write_model_info
+
+    model = tmp_path / "trained"
+    shutil.copytree(tiny_model_dir, model)
+    write_model_info(model, "chat")
+    assert evaluate(str(model), "xquad-en", tmp_path / "m", **{**FAST, "limit": 1})["prompt_format"] == "chat"
+
+
+def test_loglik_scores_only_option_tokens(tiny_model_dir):
+    import torch
+
+    from lingalign.evaluate.loglik import option_logprobs
+    from lingalign.models import load_model, load_tokenizer
+
+    tok, model = load_tokenizer(str(tiny_model_dir)), load_model(str(tiny_model_dir))
+    prompt, options = "The sky is", [" blue", " green grass"]
+    got = option_logprobs(model, tok, prompt, options, reduce="sum")
+    prompt_ids = tok(prompt)["input_ids"]
+    for option, value in zip(options, got):
+        option_ids = tok(option, add_special_tokens=False)["input_ids"]
+        by_hand = 0.0
+        for j, target in enumerate(option_ids):  # one forward pass per option token
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([prompt_ids + option_ids[:j]])).logits[0, -1]
+            by_hand += torch.log_softmax(logits.double(), -1)[target].item()
+        assert value == pytest.approx(by_hand, abs=1e-4)
+    mean = option_logprobs(model, tok, prompt, options, reduce="mean")
+    assert mean[1] == pytest.approx(got[1] / len(tok(options[1], add_special_tokens=False)["input_ids"]))
+
+
+def test_recipe_sets_and_choice_task(tiny_model_dir, tmp_path, capsys):
+    rows = [{"premise": "Sky is", "options": [" blue", " green"], "label": 0},
+            {"prompt": "Grass is", "options": [" blue", " green"], "label": 1}]
+    (tmp_path / "mc.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "t.en").write_text("Hello.\nThanks.\n")
+    (tmp_path / "t.vi").write_text("Xin chào.\nCảm ơn.\n")
+    (tmp_path / "eval.yaml").write_text(
+        "eval:\n  sets:\n    - {name: mc, type: choice, path: mc.jsonl, lang: en}\n"
+        "    - {name: hello, type: translation, prefix: t, src_lang: en, tgt_lang: vi, max_new_tokens: 4}\n")
+    code = cli_main(["eval", "--model", str(tiny_model_dir), "--recipe", str(tmp_path / "eval.yaml"),
+                     "-o", str(tmp_path / "out"), "--dtype", "float32"])
+    assert code == 0
+    results = artifacts.read_json(tmp_path / "out/results.json")
+    assert results["tasks"]["mc"]["metrics"]["accuracy"]["value"] in (0.0, 50.0, 100.0)
+    assert results["tasks"]["hello"]["n"] == 2 and "mc" in capsys.readouterr().out
+    preds = artifacts.read_jsonl_tolerant(tmp_path / "out/predictions/mc.jsonl")
+    assert all(p["prediction"] == max(range(2), key=lambda i: p["scores"][i]) for p in preds)
+
+
+def test_compare_puts_results_side_by_side(fresh, tiny_model_dir, tmp_path, capsys):
+    out, _ = fresh
+    other = tmp_path / "other"
+    evaluate(str(tiny_model_dir), "flores-en-zh", other, **{**FAST, "limit": 3})
+    assert cli_main(["eval", "--compare", str(out / "results.json"), str(other / "results.json")]) == 0
+    text = capsys.readouterr().out
+    assert "chrf++" in text and "xquad-zh" in text and out.name in text and "other" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--task", "xqaud-zh"], "did you mean xquad-zh"),
+    (["--task", "flores-en-zh", "--data-root", "/nonexistent"], "data root not found"),
+    (["--task", "xquad-zh", "--limit", "0"], "--limit"),
+])
+def test_cli_bad_input_exits_2(tiny_model_dir, tmp_path, capsys, argv, message):
+    code = cli_main(["eval", "--model", str(tiny_model_dir), "-o", str(tmp_path / "o"), *argv])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_model_that_cannot_load(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "llama"}')
+    code = cli_main(["eval", "--model", str(broken), "--task", "xquad-zh", "--limit", "1", "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "could not load" in err and "Traceback" not in err
+    code = cli_main(["eval", "--compare", str(tmp_path / "missing.json")])
+    assert code == 2
+
+
+def test_cli_list(capsys):
+    assert cli_main(["eval", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "xquad-zh" in out and "flores-en-zh" in out and "ntrex-en-vi" in out

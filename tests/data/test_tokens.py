@@ -59,3 +59,19 @@ def test_build_with_max_tokens_reports_drops(tmp_path, tokenizer_dir):
                              tmp_path / "out")
     assert manifest["dropped"]["news"] == {"too_many_tokens": 1}
     assert len(read(tmp_path / "out")) == 50
+
+
+def test_byte_bound_skips_tokenizing_but_never_changes_the_decision(tokenizer_dir, samples_dir):
+    from lingalign.data.instructions import translation_record
+
+    en = (samples_dir / "bitext" / "newstest2017.en-zh.en").read_text(encoding="utf-8").splitlines()[:300]
+    zh = (samples_dir / "bitext" / "newstest2017.en-zh.zh").read_text(encoding="utf-8").splitlines()[:300]
+    records = [translation_record("en", "zh", e, z, seed=0) for e, z in zip(en, zh)]
+    records += [{"instruction": "Quote it.", "input": "", "output": "“(ok)” — :::"}]
+    exact = TokenFilter(str(tokenizer_dir), 10_000).lengths(records)
+    for limit in (200, 400, 700):
+        token_filter = TokenFilter(str(tokenizer_dir), limit)
+        assert token_filter.template_cost is not None  # byte-level BPE without normalizer
+        assert all(token_filter.bound(r) >= n for r, n in zip(records, exact))
+        token_filter.fits(records[:5])  # first batch: counted in full, bound confirmed
+        assert token_filter.fits(records) == [n <= limit for n in exact]

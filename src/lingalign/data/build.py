@@ -76,10 +76,10 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
             dropped[source.name] = dict(sorted(cleaner.dropped.items()))
             log.info("%s: %d records after cleaning (dropped %s)", source.name, len(pool), dropped[source.name] or "none")
         plan = plan_counts(recipe, available, source_name)
-        writer = ShuffledWriter(Path(tmp), recipe.seed)
+        writer = ShuffledWriter(Path(tmp))
         for pool in pools:
-            for record in pool.select(plan[pool.name]):
-                writer.add(record)
+            for line in pool.select(plan[pool.name]):
+                writer.add(line, pool.name)
         with atomic_open(out_dir / TRAIN_FILE) as handle:
             counts = writer.write_to(handle)
     log.info("wrote %d records to %s", counts["records"], out_dir / TRAIN_FILE)

@@ -25,22 +25,33 @@ from lingalign.data.keys import seeded_hash
 from lingalign.data.recipe import DataRecipe
 from lingalign.errors import UserError
 
-_FIELDS = ("instruction", "input", "output", "lang", "task", "direction")
-
-
 class Pool:
-    """The cleaned records of one source, in reading order, spooled to a file with a rank score each."""
+    """The cleaned records of one source, in reading order, spooled to a file with a rank score each.
+
+    Each spool line is already the final JSON line, preceded by its sort key and its tags
+    (``key<TAB>lang<TAB>task<TAB>direction<TAB>json``), so selected records are written without
+    being parsed again; only repeats made by up-sampling are re-serialised with a new id.
+    """
 
     def __init__(self, name: str, folder: Path, seed: int):
         self.name, self.seed = name, seed
-        self.path = folder / f"pool-{seeded_hash(0, name):016x}.jsonl"
+        self.path = folder / f"pool-{seeded_hash(0, name):016x}.tsv"
         self.scores = array("Q")
         self._handle = open(self.path, "w", encoding="utf-8", newline="\n")
 
     def add(self, record: dict) -> None:
+        """Add a record (instruction, input, output, lang, task, direction); it gets its id here."""
         self.scores.append(seeded_hash(self.seed, "select", self.name,
                                        record["instruction"], record["input"], record["output"]))
-        self._handle.write(json.dumps([record[k] for k in _FIELDS], ensure_ascii=False) + "\n")
+        record_id = f"{self.name}:{len(self.scores) - 1}"
+        self._handle.write(self._line(record_id, record))
+
+    def _line(self, record_id: str, record: dict) -> str:
+        final = {"id": record_id, "instruction": record["instruction"], "input": record["input"],
+                 "output": record["output"], "lang": record["lang"], "task": record["task"],
+                 "source": self.name, "direction": record["direction"]}
+        key = seeded_hash(self.seed, "order", record_id)
+        return f"{key:016x}\t{record['lang']}\t{record['task']}\t{record['direction'] or ''}\t{dumps_jsonl(final)}"
 
     def close(self) -> None:
         self._handle.close()
@@ -48,8 +59,8 @@ class Pool:
     def __len__(self) -> int:
         return len(self.scores)
 
-    def select(self, count: int | None) -> Iterator[dict]:
-        """Records of the first ``count`` places in the seeded ranking (all when None), with ids.
+    def select(self, count: int | None) -> Iterator[str]:
+        """Spool lines of the first ``count`` places in the seeded ranking (all when None).
 
         Asking for more than the pool holds repeats it: every record ``count // n`` times, plus the
         best-ranked ``count % n`` once more; repeats get ids ``name:index.copy``.
@@ -67,13 +78,11 @@ class Pool:
             copies = full + (rank < extra)
         with open(self.path, encoding="utf-8") as handle:
             for index, (line, n) in enumerate(zip(handle, copies.tolist())):
-                if not n:
-                    continue
-                instruction, input, output, lang, task, direction = json.loads(line)
-                for copy in range(n):
-                    yield {"id": f"{self.name}:{index}" if copy == 0 else f"{self.name}:{index}.{copy}",
-                           "instruction": instruction, "input": input, "output": output, "lang": lang,
-                           "task": task, "source": self.name, "direction": direction}
+                if n:
+                    yield line
+                for copy in range(1, n):
+                    record = json.loads(line.split("\t", 4)[4])
+                    yield self._line(f"{self.name}:{index}.{copy}", record)
 
 
 def plan_counts(recipe: DataRecipe, available: dict[str, int], where: str = "recipe") -> dict[str, int | None]:
@@ -112,27 +121,27 @@ def _share(total: int, weights: dict[str, float]) -> dict[str, int]:
 
 
 class ShuffledWriter:
-    """Writes records in the order of a seeded hash of their ids, sorting bucket by bucket on disk."""
+    """Writes records in the order of their sort key (a seeded hash of the id), bucket by bucket on disk."""
 
     BUCKETS = 64
 
-    def __init__(self, folder: Path, seed: int):
-        self.seed = seed
+    def __init__(self, folder: Path):
         self.paths = [folder / f"bucket-{b:02d}.tsv" for b in range(self.BUCKETS)]
         self.handles = [open(p, "w", encoding="utf-8", newline="\n") for p in self.paths]
         self.counts = {"records": 0, "by_source": Counter(), "by_lang": Counter(), "by_task": Counter(),
                        "by_direction": Counter()}
 
-    def add(self, record: dict) -> None:
-        key = seeded_hash(self.seed, "order", record["id"])
-        self.handles[key * self.BUCKETS >> 64].write(f"{key:016x}\t{dumps_jsonl(record)}")
+    def add(self, line: str, source: str) -> None:
+        """Add one spool line (``key<TAB>lang<TAB>task<TAB>direction<TAB>json``) from ``Pool.select``."""
+        key, lang, task, direction, rest = line.split("\t", 4)
+        self.handles[int(key, 16) * self.BUCKETS >> 64].write(f"{key}\t{rest}")
         counts = self.counts
         counts["records"] += 1
-        counts["by_source"][record["source"]] += 1
-        counts["by_lang"][record["lang"]] += 1
-        counts["by_task"][record["task"]] += 1
-        if record["direction"]:
-            counts["by_direction"][record["direction"]] += 1
+        counts["by_source"][source] += 1
+        counts["by_lang"][lang] += 1
+        counts["by_task"][task] += 1
+        if direction:
+            counts["by_direction"][direction] += 1
 
     def write_to(self, out) -> dict:
         """Write every record to ``out`` in hash order; returns the counts."""

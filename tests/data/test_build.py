@@ -186,3 +186,38 @@ def test_cli_build_show_and_clean_errors(tmp_path, capsys):
     assert "unknown language code 'xx'" in err and str(bad) in err and "Traceback" not in err
     assert cli.main(["data", "show", str(tmp_path)]) == 2
     assert "no finished data build" in capsys.readouterr().err
+
+
+def test_formats_are_inferred_from_paths(tmp_path, samples_dir):
+    prefix = corpus(tmp_path, n=20)
+    en = Path(f"{prefix}.en").read_text(encoding="utf-8").splitlines()
+    zh = Path(f"{prefix}.zh").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "p.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in zip(en, zh)), encoding="utf-8")
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"translation": {"en": a, "zh": b}}, ensure_ascii=False) + "\n"
+                                              for a, b in zip(en, zh)), encoding="utf-8")
+    flores = tmp_path / "flores"
+    flores.mkdir()
+    (flores / "eng.dev").write_text("\n".join(en) + "\n", encoding="utf-8")
+    (flores / "cmn_Hans.dev").write_text("\n".join(zh) + "\n", encoding="utf-8")
+    sources = [
+        {"name": "moses", "kind": "bitext", "path": "c.en-zh", "languages": ["en", "zh"]},
+        {"name": "two", "kind": "bitext", "paths": ["c.en-zh.en", "c.en-zh.zh"], "languages": ["en", "zh"]},
+        {"name": "tsv", "kind": "bitext", "path": "p.tsv", "languages": ["en", "zh"]},
+        {"name": "jsonl", "kind": "bitext", "path": "p.jsonl", "languages": ["en", "zh"]},
+        {"name": "flores", "kind": "bitext", "path": "flores", "languages": ["eng", "cmn_Hans"]},
+    ]
+    build_dataset(recipe(tmp_path, sources=sources), tmp_path / "out")
+    by_source: dict[str, set] = {}
+    for r in read(tmp_path / "out"):
+        by_source.setdefault(r["source"], set()).add((r["input"], r["output"], r["lang"]))
+    assert len(by_source) == 5 and all(pairs == by_source["moses"] for pairs in by_source.values())
+    assert len(by_source["moses"]) == 20
+
+
+def test_source_keys_must_fit_the_kind(tmp_path):
+    path = recipe(tmp_path, sources=[{**bitext(), "format": "json"}])
+    with pytest.raises(UserError, match="format json is not for bitext"):
+        load_data_recipe(path)
+    path = recipe(tmp_path, sources=[{"name": "a", "kind": "instructions", "path": "a.json", "languages": ["en", "zh"]}])
+    with pytest.raises(UserError, match="languages and direction are for bitext"):
+        load_data_recipe(path)

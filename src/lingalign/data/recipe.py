@@ -70,12 +70,20 @@ class Source(Strict):
             raise ValueError(f"source '{self.name}': give exactly one of path (a file, prefix or folder) or paths (two files)")
         if self.count is not None and self.weight is not None:
             raise ValueError(f"source '{self.name}': give count or weight, not both")
+        formats = {"bitext": ("auto", "moses", "tsv", "jsonl", "flores"), "instructions": ("auto", "json", "jsonl")}
+        if self.format not in formats[self.kind]:
+            raise ValueError(f"source '{self.name}': format {self.format} is not for {self.kind}; "
+                             f"use one of {', '.join(formats[self.kind])}")
         if self.kind == "bitext":
+            if self.fields or self.lang:
+                raise ValueError(f"source '{self.name}': fields and lang are for instructions; bitext uses languages")
             if not self.languages:
                 raise ValueError(f"source '{self.name}': bitext needs languages: [source_code, target_code]")
             for code in self.languages:
                 _check_code(code)
         else:
+            if self.languages or self.direction:
+                raise ValueError(f"source '{self.name}': languages and direction are for bitext; instructions use lang")
             if not self.lang:
                 raise ValueError(f"source '{self.name}': instructions need lang: <code of their language>")
             _check_code(self.lang)

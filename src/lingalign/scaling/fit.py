@@ -119,7 +119,7 @@ def fit(layout: Layout, data: Data, starts: list[np.ndarray] | None = None) -> n
     for start in starts:
         x0 = _inside(np.where(np.isfinite(start), start, 0.0), lower, upper)
         with np.errstate(all="ignore"):
-            result = least_squares(layout.residuals, x0, bounds=(lower, upper), args=(data,), x_scale="jac", max_nfev=500)
+            result = least_squares(layout.residuals, x0, bounds=(lower, upper), args=(data,), x_scale="jac", max_nfev=300)
         if np.all(np.isfinite(result.fun)) and (best is None or result.cost < best.cost):
             best = result
     if best is None:

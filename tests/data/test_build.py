@@ -221,3 +221,25 @@ def test_source_keys_must_fit_the_kind(tmp_path):
     path = recipe(tmp_path, sources=[{"name": "a", "kind": "instructions", "path": "a.json", "languages": ["en", "zh"]}])
     with pytest.raises(UserError, match="languages and direction are for bitext"):
         load_data_recipe(path)
+
+
+def test_interrupted_rebuild_leaves_no_half_file_and_is_not_complete(tmp_path, monkeypatch):
+    from lingalign.data import mixture
+
+    corpus(tmp_path)
+    path = recipe(tmp_path, sources=[bitext(100)])
+    build_dataset(path, tmp_path / "out")
+    before = (tmp_path / "out" / TRAIN_FILE).read_bytes()
+
+    def killed(self, out):
+        out.write('{"id": "half a file')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mixture.ShuffledWriter, "write_to", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(path, tmp_path / "out", force=True)
+    assert (tmp_path / "out" / TRAIN_FILE).read_bytes() == before  # never replaced by the half file
+    assert not (tmp_path / "out" / "manifest.json").exists()         # so the next build runs again
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [TRAIN_FILE]
+    monkeypatch.undo()
+    assert build_dataset(path, tmp_path / "out")["counts"]["records"] == 100

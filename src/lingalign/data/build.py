@@ -45,9 +45,12 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
         recipe = load_data_recipe(recipe)
     out_dir = Path(out_dir)
     files = {s.name: resolve_source(s, recipe_dir) for s in recipe.sources}
-    evals = [resolve_path(e.path, recipe_dir) for e in recipe.eval_set_list()]
     inputs = {f"{name}:{p.name}": hash_path(p) for name, (_, paths) in files.items() for p in paths}
-    inputs.update({f"eval:{p}": hash_path(p) for p in evals if p.exists()})
+    for spec in recipe.eval_set_list():
+        path = resolve_path(spec.path, recipe_dir)
+        if not path.exists():
+            raise UserError(f"{path}: evaluation set not found (recipe key eval_sets)")
+        inputs[f"eval:{spec.path}"] = hash_path(path)
     config = recipe.model_dump(mode="json")
     fingerprint = hash_obj({"config": config, "inputs": inputs, "format": FORMAT_VERSION})
 
@@ -85,7 +88,7 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
     log.info("wrote %d records to %s", counts["records"], out_dir / TRAIN_FILE)
     return write_manifest(
         out_dir, stage="data", fingerprint=fingerprint, inputs=inputs, config=config, counts=counts,
-        seed=recipe.seed, available=available, selected={k: v for k, v in plan.items()}, dropped=dropped,
+        seed=recipe.seed, available=available, selected=plan, dropped=dropped,
         contamination_texts=len(contamination) if contamination else 0,
         outputs={TRAIN_FILE: hash_file(out_dir / TRAIN_FILE)}, recipe=source_name,
     )

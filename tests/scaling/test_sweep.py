@@ -45,7 +45,7 @@ class FakeStages:
         self.trained.append((data_dir.parent.name, config.seed, resume))
         return out_dir
 
-    def evaluate(self, model, tasks, out_dir, limit=None, batch_size=8):
+    def evaluate(self, model, tasks, out_dir, limit=None, batch_size=8, max_new_tokens=None):
         run = out_dir.parent.name
         self.evaluated.append((run, tuple(tasks), limit))
         size = int(run.split("-")[1])
@@ -108,3 +108,33 @@ def test_sweep_recipe_errors(tmp_path):
         sweep_module.load_sweep(path)
     with pytest.raises(UserError, match="reports no metric 'bleu'"):
         sweep_module.metric_value({"tasks": {"t": {"metrics": {"chrf++": {"value": 1}}}}}, "t", "bleu")
+
+
+def test_tiny_model_sweep_end_to_end(tiny_model_dir, tmp_path):
+    """The real stages on the tiny random model: two sizes, one row each, and a re-run adds nothing."""
+    recipe = {
+        "scaling": {"languages": {"zh": {"source": "news-en-zh", "task": "flores-en-zh"}},
+                    "sizes": [4, 8], "metric": "chrf++", "eval_limit": 2, "eval_batch_size": 2, "eval_max_new_tokens": 16},
+        "data": {"seed": 0, "eval_sets": ["sample:flores101/devtest"], "sources": [
+            {"name": "news-en-zh", "kind": "bitext", "path": "sample:bitext/newstest2017.en-zh",
+             "languages": ["en", "zh"], "count": 1}]},
+        "train": {"model": str(tiny_model_dir), "max_length": 1024, "epochs": 1, "learning_rate": 1e-3,
+                  "precision": "fp32", "seed": 3},
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    csv_path = sweep_module.run_sweep(path, tmp_path / "out")
+    got = rows(csv_path)
+    assert [(r["language"], r["size"], r["seed"]) for r in got] == [("zh", "4", "3"), ("zh", "8", "3")]
+    assert all(0 <= float(r["value"]) <= 100 for r in got)
+    for size in (4, 8):
+        run = tmp_path / "out" / "runs" / f"zh-{size}"
+        lines = (run / "data" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == size
+        assert (run / "eval" / "results.json").exists()
+    small = set((tmp_path / "out" / "runs" / "zh-4" / "data" / "train.jsonl").read_text(encoding="utf-8").splitlines())
+    large = set((tmp_path / "out" / "runs" / "zh-8" / "data" / "train.jsonl").read_text(encoding="utf-8").splitlines())
+    assert small <= large  # nested subsets
+    before = csv_path.read_text()
+    sweep_module.run_sweep(path, tmp_path / "out")
+    assert csv_path.read_text() == before

@@ -36,6 +36,7 @@ class SweepConfig(Strict):
     metric: str = "chrf++"
     eval_limit: int | None = Field(None, ge=1, description="score only the first N items of the task")
     eval_batch_size: int = Field(8, ge=1)
+    eval_max_new_tokens: int | None = Field(None, ge=1, description="cap on generated tokens (default: the task's)")
 
 
 def load_sweep(path) -> tuple[SweepConfig, dict, object]:
@@ -115,7 +116,8 @@ def run_sweep(recipe_path, out_dir) -> Path:
             build_dataset(data, folder / "data", recipe_dir=recipe_dir)
             model_dir = train_stage.train(train_config, folder / "data", folder / "model", resume=True)
             results = evaluate_stage.evaluate(str(model_dir), [run.task], folder / "eval",
-                                              limit=sweep.eval_limit, batch_size=sweep.eval_batch_size)
+                                              limit=sweep.eval_limit, batch_size=sweep.eval_batch_size,
+                                              max_new_tokens=sweep.eval_max_new_tokens)
             value = metric_value(results, run.task, sweep.metric)
             append_row(csv_path, {"language": lang, "size": size, "metric": sweep.metric, "value": value,
                                   "model": model, "seed": seed})

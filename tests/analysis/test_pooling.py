@@ -40,7 +40,7 @@ def test_padding_does_not_change_the_vector(tiny, side):
 
 def test_differs_from_the_padded_length_mean_of_the_reference_code(tiny):
     model, tokenizer = tiny
-    ours = pooled_layers(model, tokenizer, SENTENCES, batch_size=3)
+    ours = pooled_layers(model, tokenizer, SENTENCES, batch_size=3, keep_first=True)  # all tokens, as embedding.py
     batch = tokenizer(SENTENCES, padding=True, return_tensors="pt")
     with torch.inference_mode():
         states = model.model(**batch, output_hidden_states=True).hidden_states
@@ -50,6 +50,20 @@ def test_differs_from_the_padded_length_mean_of_the_reference_code(tiny):
         reference = (mask[..., None] * hidden).mean(dim=1)  # embedding.py: divides by the padded length
         assert not torch.allclose(reference[0], ours[layer, 0], atol=1e-3)
         torch.testing.assert_close(reference[0], ours[layer, 0] * short / width, atol=1e-5, rtol=1e-4)
+
+
+def test_first_position_is_left_out_unless_asked(tiny):
+    model, tokenizer = tiny
+    (ids, pool), = encode(tokenizer, [SENTENCES[0]])
+    assert pool[0] == 0 and all(pool[1:])
+    assert encode(tokenizer, [SENTENCES[0]], keep_first=True)[0][1] == [1] * len(ids)
+    (_, single), = encode(tokenizer, ["a"])  # a one-token sentence keeps its only token
+    assert single == [1]
+    without = pooled_layers(model, tokenizer, [SENTENCES[0]])[:, 0]
+    with torch.inference_mode():
+        states = model.model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states
+    for layer, hidden in enumerate(states):
+        torch.testing.assert_close(without[layer], hidden[0, 1:].mean(dim=0), atol=1e-5, rtol=1e-4)
 
 
 def test_masked_mean_ignores_nan_in_padding():

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     align.add_argument("--center", action="store_true",
                        help="subtract each language's mean vector per layer before cosine and retrieval "
                             "(removes the direction all sentences share; see docs/analysis.md)")
+    align.add_argument("--keep-first-token", action="store_true",
+                       help="also pool the first input position (the attention sink; off by default, "
+                            "see docs/analysis.md)")
 
     responses = sub.add_parser("responses", help="languages the answers are written in, per task and model",
                                description="Detect the language of every prediction and compare with the "
@@ -61,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
         report = align(parse_models(args.model), args.langs.split(","), args.out, data=args.data,
                        data_root=args.data_root, split=args.split, limit=args.limit, template=args.template,
                        batch_size=args.batch_size, max_length=args.max_length, dtype=args.dtype, cka=args.cka,
-                       center=args.center)
+                       center=args.center, keep_first=args.keep_first_token)
         print(summary(report))
         print(f"wrote {args.out}/alignment.json, alignment.csv and plots")
         return 0

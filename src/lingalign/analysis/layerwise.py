@@ -71,7 +71,7 @@ def _pool_model(label: str, name: str, sentences, settings: dict) -> dict:
     for lang, texts in sentences.texts.items():
         vectors[lang] = pooled_layers(model, tokenizer, texts, template=settings["template"],
                                       batch_size=settings["batch_size"], max_length=settings["max_length"],
-                                      label=label)
+                                      keep_first=settings["keep_first"], label=label)
         log.info("%s: pooled %d %s sentences over %d layers", label, len(texts), lang, vectors[lang].shape[0])
     seconds = time.perf_counter() - start
     log.info("%s: pooled in %.0f s", label, seconds)
@@ -154,6 +154,7 @@ def align(
     dtype: str = "float32",
     cka: bool = False,
     center: bool = False,
+    keep_first: bool = False,
 ) -> dict:
     """Measure layer-wise En-X alignment of each model; write alignment.json/.csv, plots, manifest.
 
@@ -169,7 +170,7 @@ def align(
         langs = [PIVOT, *langs]
     sentences = load_parallel(langs, data=data, data_root=data_root, split=split, limit=limit)
     settings = {"template": template, "batch_size": batch_size, "max_length": max_length, "dtype": dtype, "cka": cka,
-                "center": center}
+                "center": center, "keep_first": keep_first}
     data_info = {"files": sentences.files, "fingerprint": sentences.fingerprint(), "n_sentences": sentences.size}
     identities = {label: _model_identity(name) for label, name in model_list}
     fingerprint = hash_obj({"models": identities, "data": data_info["fingerprint"], "langs": langs,
@@ -179,7 +180,7 @@ def align(
         return read_json(out / "alignment.json")
 
     measured = []
-    pool_settings = {k: settings[k] for k in ("template", "max_length", "dtype")}
+    pool_settings = {k: settings[k] for k in ("template", "max_length", "dtype", "keep_first")}
     for label, name in model_list:
         key = hash_obj({"model": identities[label], "data": data_info["fingerprint"], **pool_settings})
         pooled = _cached_pool(out / "vectors" / f"{label}.pt", key, label, name, sentences, settings)
@@ -189,7 +190,7 @@ def align(
 
     metrics = list(next(iter(measured[0]["results"].values())))
     report = {
-        "langs": langs, "pivot": PIVOT, "template": template, "center": center, "max_length": max_length,
+        "langs": langs, "pivot": PIVOT, "template": template, "center": center, "keep_first_token": keep_first, "max_length": max_length,
         "dtype": dtype,
         "n_sentences": sentences.size, "chance_retrieval": 1 / sentences.size, "data": data_info,
         "metrics": metrics, "models": measured, "best_layer": _best_layers(measured), "versions": versions(),

@@ -4,9 +4,14 @@ The reference code multiplies by the attention mask and then averages over the p
 a sentence's vector shrinks with the length of the longest sentence in its batch. Here the sum
 over the sentence's tokens is divided by their number, so padding (either side) cannot change it.
 
-Which tokens are pooled: the sentence's own tokens. Special tokens (a BOS token, whose state is an
-outlier "attention sink") and, with ``template="alpaca"``/``"chat"``, the template words around the
-sentence take part in attention but not in the mean; otherwise every sentence would share them.
+Which tokens are pooled: the sentence's own tokens, except the first position of the input. Special
+tokens and, with ``template="alpaca"``/``"chat"``, the template words around the sentence take part
+in attention but not in the mean; otherwise every sentence would share them. The first position is
+the model's "attention sink": from some middle layer on its state is huge (in SmolLM2-135M from
+layer 12, norm ~22000 against ~150 for other tokens), so a mean that includes it is mostly
+``sink / n_tokens`` and measures sentence length, not meaning. With a BOS token or a template the
+first position is not a sentence token anyway; with raw text and no BOS (SmolLM2) it is the first
+word, which is then dropped (``keep_first=True`` keeps it; a one-token sentence always keeps it).
 
 Memory: hidden states exist for one batch at a time; each is reduced to ``[batch, hidden]`` at
 once, so what is kept is ``layers x sentences x hidden`` floats, whatever the sentence lengths.
@@ -32,7 +37,8 @@ def _prompt_and_span(sentence: str, template: str, tokenizer) -> tuple[str, int,
     return prompt, start, start + len(sentence)
 
 
-def encode(tokenizer, sentences: list[str], template: str = "raw", max_length: int = 256):
+def encode(tokenizer, sentences: list[str], template: str = "raw", max_length: int = 256,
+           keep_first: bool = False):
     """Token ids and a 0/1 mask of the tokens to pool, per sentence (no padding yet)."""
     if template != "raw" and not getattr(tokenizer, "is_fast", False):
         raise UserError(f"--template {template} needs a fast tokenizer (to find the sentence inside the prompt)")
@@ -45,6 +51,8 @@ def encode(tokenizer, sentences: list[str], template: str = "raw", max_length: i
             pool = [int(b > a and a < end and b > start) for a, b in enc["offset_mapping"]]
         else:
             pool = [1 - s for s in enc["special_tokens_mask"]]
+        if not keep_first and sum(pool[1:]) > 0:
+            pool[0] = 0  # the attention sink position (see the module docstring)
         if not any(pool):
             raise UserError(f"sentence {sentence[:40]!r}... has no tokens left within --max-length {max_length}")
         encoded.append((enc["input_ids"], pool))
@@ -80,7 +88,8 @@ def masked_mean(hidden, pool):
 
 
 def pooled_layers(model, tokenizer, sentences: list[str], *, template: str = "raw", batch_size: int = 16,
-                  max_length: int = 256, padding_side: str | None = None, label: str = "model"):
+                  max_length: int = 256, padding_side: str | None = None, keep_first: bool = False,
+                  label: str = "model"):
     """Pooled vectors ``[layers + 1, sentences, hidden]`` (float32): embeddings, then every block.
 
     The body of the model is run without its LM head (the logits are not needed).
@@ -89,7 +98,7 @@ def pooled_layers(model, tokenizer, sentences: list[str], *, template: str = "ra
 
     side = padding_side or getattr(tokenizer, "padding_side", "right")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    encoded = encode(tokenizer, sentences, template, max_length)
+    encoded = encode(tokenizer, sentences, template, max_length, keep_first)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]), reverse=True)
     body = getattr(model, "base_model", model)
     device = next(model.parameters()).device

@@ -95,7 +95,7 @@ def run_fit(args) -> int:
 
     if args.bootstrap < 0:
         raise UserError("--bootstrap must be 0 or more")
-    data = read_points(args.csv, args.metric, args.model)
+    data, metric, model = read_points(args.csv, args.metric, args.model)
     distances = _distances(args, list(data))
     forms = [f.strip() for f in args.forms.split(",") if f.strip()]
     out = Path(args.out)
@@ -107,10 +107,10 @@ def run_fit(args) -> int:
         print(describe(read_json(out / "law.json")))
         return 0
     law = fit_law(data, forms, distances, draws=args.bootstrap, seed=args.seed, select=args.select, tolerance=args.tolerance)
-    law["data"] = {"csv": str(args.csv), "metric": args.metric or "(only one)", "model": args.model or "(only one)"}
+    law["data"] = {"csv": str(args.csv), "metric": metric, "model": model}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "law.json", law)
-    plot_law(Law(law), out / "fit.png", metric=args.metric or "score")
+    plot_law(Law(law), out / "fit.png", metric=f"{metric} ({model})")
     write_manifest(out, stage="scaling-fit", fingerprint=fingerprint, inputs={"csv": hash_file(args.csv)},
                    config=config, counts={lang: len(e["sizes"]) for lang, e in law["languages"].items()})
     print(describe(law))

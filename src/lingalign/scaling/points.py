@@ -17,8 +17,8 @@ from lingalign.errors import UserError, where
 COLUMNS = ("language", "size", "metric", "value", "model", "seed")
 
 
-def read_points(path, metric: str | None = None, model: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Points per language as (sizes, values), filtered to one metric and one model."""
+def read_points(path, metric: str | None = None, model: str | None = None):
+    """Points per language {lang: (sizes, values)} of one metric and one model; and which ones."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: points file not found")
@@ -43,7 +43,8 @@ def read_points(path, metric: str | None = None, model: str | None = None) -> di
             raise UserError(f"{where(path, line, 'size')}: sizes must be positive (got {row['size']})",
                             hint="a run with no translation data has no log(X); use size 1 as that anchor")
         points.setdefault(row["language"], []).append((size, value))
-    return {lang: (np.array([s for s, _ in pts]), np.array([v for _, v in pts])) for lang, pts in sorted(points.items())}
+    data = {lang: (np.array([s for s, _ in pts]), np.array([v for _, v in pts])) for lang, pts in sorted(points.items())}
+    return data, metric, model
 
 
 def _pick(path, column: str, wanted: str | None, present: set[str]) -> str:

@@ -2,10 +2,12 @@
 
   lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N]
   lingalign eval --list [--data-root DIR]
-  lingalign eval --compare A/results.json B/results.json
+  lingalign eval --compare A B [C ...] [--bootstrap 1000] [--json FILE]   (run folders or results.json)
 
 Writes DIR/results.json (all metric values are percentages 0-100), DIR/predictions/<task>.jsonl
-(resumable: a re-run generates only what is missing) and prints a table.
+(resumable: a re-run generates only what is missing) and prints a table. With --bootstrap N,
+--compare also tests each later run against the first (the baseline): the difference per task and
+metric with its paired bootstrap 95% interval over the shared examples.
 """
 
 from __future__ import annotations
@@ -37,18 +39,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comet-model", help="local COMET checkpoint folder or .ckpt (needs unbabel-comet)")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
     parser.add_argument("--list", action="store_true", help="show task names and which the data root has")
-    parser.add_argument("--compare", nargs="+", metavar="RESULTS", help="results.json files to put side by side")
+    parser.add_argument("--compare", nargs="+", metavar="RUN",
+                        help="eval output folders (or their results.json) to put side by side; the first is the baseline")
+    parser.add_argument("--bootstrap", type=int, metavar="N",
+                        help="with --compare: paired bootstrap 95%% intervals of each run minus the first, "
+                        "N resamples (1000 is usual)")
+    parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
+    parser.add_argument("--json", metavar="FILE", help="with --compare: also write the values (and intervals) to FILE")
 
 
 def main(args: argparse.Namespace) -> int:
-    from lingalign.evaluate.results import compare_rows, print_table, table_rows
+    from lingalign.evaluate.results import print_table, table_rows
 
     if args.compare:
-        header, rows, notes = compare_rows(args.compare)
-        print_table(header, rows, title="lingalign eval --compare (values in %)")
-        for note in notes:
-            print(f"* {note}")
-        return 0
+        return _compare(args)
+    if args.bootstrap is not None or args.json:
+        raise UserError("--bootstrap and --json go with --compare", hint="lingalign eval --compare A B --bootstrap 1000")
     recipe, user_sets = _read_recipe(args.recipe)
     data_root = args.data_root or recipe.data_root
     split = args.split or recipe.split
@@ -78,6 +84,36 @@ def main(args: argparse.Namespace) -> int:
     header, rows = table_rows(results)
     print_table(header, rows, title=f"{results['model']} ({results['prompt_format']}; values in %)")
     print(f"wrote {Path(args.out) / 'results.json'}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from lingalign import artifacts
+    from lingalign.evaluate.results import bootstrap_rows, compare_rows, print_table, render
+
+    if args.bootstrap is not None and args.bootstrap < 1:
+        raise UserError(f"--bootstrap must be at least 1 resample, got {args.bootstrap}")
+    header, rows, notes = compare_rows(args.compare)
+    print_table(header, rows, title="lingalign eval --compare (values in %)")
+    for note in notes:
+        print(f"* {note}")
+    output = {"runs": [str(p) for p in args.compare], "columns": header, "rows": rows, "notes": notes}
+    if args.bootstrap is not None:
+        from lingalign.evaluate.significance import compare_runs
+
+        comparisons = compare_runs(args.compare, resamples=args.bootstrap, seed=args.bootstrap_seed,
+                                   spm_model=args.spm)
+        for label, comparison in zip(header[4:], comparisons):
+            b_header, b_rows = bootstrap_rows(comparison)
+            title = (f"\n{label} minus {header[3]}: paired bootstrap over the shared examples, "
+                     f"{args.bootstrap} resamples (seed {args.bootstrap_seed}), 95% intervals")
+            print(render(b_header, b_rows, title))  # plain text: never wrapped, pastes into a paper draft
+            for note in comparison["notes"]:
+                print(f"* {note}")
+        output["bootstrap"] = comparisons
+    if args.json:
+        artifacts.write_json(args.json, output)
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -55,7 +55,10 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]], list[str]]:
-    """One row per (task, metric), one column per results file; notes where signatures differ."""
+    """One row per (task, metric), one column per run (folder or results.json); notes where signatures differ."""
+    from lingalign.evaluate.significance import results_path
+
+    files = [results_path(f) for f in files]  # run folders or their results.json
     loaded = []
     for f in files:
         data = artifacts.read_json(f)
@@ -84,6 +87,20 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
 def _label(path: Path, data: dict) -> str:
     folder = path.parent.name or str(path)
     return f"{folder} ({data.get('prompt_format', '?')})"
+
+
+def bootstrap_rows(comparison: dict) -> tuple[list[str], list[list[str]]]:
+    """One row per (task, metric) of a ``significance.compare_runs`` entry: B - A with its interval."""
+    rows = []
+    for task, metrics in sorted(comparison["tasks"].items()):
+        for metric in _metric_names([{"tasks": {task: {"metrics": metrics}}}]):
+            e = metrics[metric]
+            rel = "-" if e["rel"] is None else f"{e['rel']:+.1f}%"
+            if e["rel_low"] is not None:
+                rel += f" [{e['rel_low']:+.1f}, {e['rel_high']:+.1f}]"
+            rows.append([task, metric, str(e["n"]), _fmt(e["a"]), _fmt(e["b"]),
+                         f"{e['delta']:+.1f} [{e['low']:+.1f}, {e['high']:+.1f}]", rel, f"{e['p']:.3f}"])
+    return ["task", "metric", "n", "base", "system", "delta [95% CI]", "relative % [95% CI]", "p"], rows
 
 
 def render(header: list[str], rows: list[list[str]], title: str | None = None) -> str:

@@ -1,0 +1,300 @@
+"""Paired bootstrap confidence intervals for the difference between two evaluation runs.
+
+A study claim such as "CoIT beats English-only on XQuAD-zh by +6.5 F1 [2.1, 10.8]" needs to know
+how much of the gap is test-set luck. The paired bootstrap (Koehn 2004) answers it: draw the test
+items with replacement ``resamples`` times, score **both** systems on the **same** draw, and read
+the 2.5th and 97.5th percentiles of the differences. Pairing matters: both systems find the same
+items easy or hard, and scoring them on one draw cancels that shared variation.
+
+* Items are joined on example id (only ids present in both prediction files count; ``n`` says how
+  many, ``n_a``/``n_b`` how many each file had).
+* Per-item metrics (inclusion, em, f1, answer_lang, accuracy) are averaged over each draw, with the
+  evaluate stage's own per-item functions (qa_metrics, langid).
+* Corpus metrics (chrf++, bleu, spbleu) are recomputed on each draw from per-sentence sufficient
+  statistics, the method of ``sacrebleu.significance``, with the same sacrebleu settings and
+  tokenizer as the stage (mt_metrics), so the full-sample values equal results.json's. sacrebleu's
+  own ``PairedTest`` reports each system's interval and a p-value but not the interval of the
+  difference, and seeds itself from an environment variable, so its statistics are used directly.
+* COMET has no stored segment scores, so it gets no interval.
+
+Each draw is a row of item counts, shared by every metric and both systems; the interval is the
+percentile interval of the per-draw differences, the p-value the two-sided share of null-centred
+differences at least as large as the observed one. Deterministic under ``seed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from lingalign import artifacts
+from lingalign.errors import UserError
+
+log = logging.getLogger(__name__)
+
+PER_ITEM = ("inclusion", "em", "f1", "answer_lang", "accuracy")
+CORPUS = ("chrf++", "bleu", "spbleu")
+BY_KIND = {"qa": ("inclusion", "em", "f1", "answer_lang"),
+           "translation": ("chrf++", "bleu", "spbleu", "answer_lang"),
+           "choice": ("accuracy",)}
+_CELLS_PER_CHUNK = 2_000_000  # resamples x items held in memory at once (16 MB of float64)
+
+
+# ---- reading runs --------------------------------------------------------------------------------
+
+def results_path(path: str | Path) -> Path:
+    """``DIR`` or ``DIR/results.json`` -> ``DIR/results.json`` (an eval run folder or its results)."""
+    path = Path(path)
+    return path / "results.json" if path.is_dir() else path
+
+
+def read_task_entry(run: str | Path, task: str) -> dict:
+    """The task's entry in the run's results.json (its kind, language and metric values)."""
+    path = results_path(run)
+    data = artifacts.read_json(path)
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(tasks, dict):
+        raise UserError(f"{path}: not a lingalign results.json (no 'tasks')")
+    if task not in tasks:
+        raise UserError(f"{path}: no task {task!r}; it has {', '.join(sorted(tasks)) or 'none'}")
+    return tasks[task]
+
+
+def read_predictions(run: str | Path, task: str) -> dict[str, dict]:
+    """Stored predictions by example id, as the runner keeps them (later lines win, torn tail ignored)."""
+    path = results_path(run).parent / "predictions" / f"{task}.jsonl"
+    if not path.is_file():
+        raise UserError(f"{path}: predictions file not found",
+                        hint=f"run `lingalign eval --task {task}` into that folder first")
+    records = {str(r["id"]): r for r in artifacts.read_jsonl_tolerant(path) if "id" in r and "prediction" in r}
+    if not records:
+        raise UserError(f"{path}: no predictions (expected JSON lines with 'id' and 'prediction')")
+    return records
+
+
+# ---- per-item and corpus scores ------------------------------------------------------------------
+
+def item_scores(metric: str, records: Sequence[dict], lang: str) -> np.ndarray:
+    """One score per item (0-100) whose mean is the stage's value of ``metric``."""
+    from lingalign.evaluate import qa_metrics
+
+    if metric == "accuracy":
+        return np.array([100.0 * (r["prediction"] == r.get("label")) for r in records])
+    if metric == "answer_lang":
+        from lingalign.langid import base_code, detect
+
+        want = base_code(lang)
+        return np.array([100.0 * (detect(r["prediction"]) == want) for r in records])
+    one = {"inclusion": lambda p, g: qa_metrics.inclusion(p, g),
+           "em": lambda p, g: qa_metrics.exact_match(p, g, lang),
+           "f1": lambda p, g: qa_metrics.f1(p, g, lang)}[metric]
+    return np.array([100.0 * one(r["prediction"], r["references"]) for r in records])
+
+
+def corpus_metric(metric: str, lang: str, spm_model: Path | None = None):
+    """The sacrebleu metric object the evaluate stage uses for ``metric`` on target ``lang``."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    from lingalign.evaluate.mt_metrics import _LocalSpm, bleu_tokenizer
+
+    if metric == "chrf++":
+        return CHRF(word_order=2)
+    if metric == "bleu":
+        return BLEU(tokenize=bleu_tokenizer(lang))
+    if spm_model is None:
+        raise UserError("spbleu needs the FLORES-101 SentencePiece model", hint="pass --spm FILE")
+    spbleu = BLEU(tokenize="none")
+    spbleu.tokenizer = _LocalSpm(spm_model)  # as mt_metrics.score_translation builds it
+    spbleu.tokenizer_signature = spbleu.tokenizer.signature()
+    return spbleu
+
+
+def segment_stats(metric, hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """sacrebleu's per-sentence sufficient statistics, shape (items, k); corpus score = f(sum)."""
+    return np.asarray(metric._extract_corpus_statistics(list(hypotheses), [list(references)]), dtype=np.float64)
+
+
+def score_from_stats(metric, summed: np.ndarray) -> float:
+    return float(metric._compute_score_from_stats(summed).score)
+
+
+# ---- the bootstrap -------------------------------------------------------------------------------
+
+def resample_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Chunks of draws: row r holds how often each of the ``n`` items occurs in draw r."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(resamples, _CELLS_PER_CHUNK // max(n, 1)))
+    done = 0
+    while done < resamples:
+        rows = min(chunk, resamples - done)
+        draws = rng.integers(0, n, size=(rows, n))
+        flat = (np.arange(rows)[:, None] * n + draws).ravel()
+        yield np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
+        done += rows
+
+
+def _summary(a: float, b: float, boot_a: np.ndarray, boot_b: np.ndarray, n: int, n_a: int, n_b: int) -> dict:
+    delta = b - a
+    diffs = boot_b - boot_a
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    # Two-sided p: how often a null-centred difference is at least as far from 0 as the observed one.
+    extreme = np.abs(diffs - diffs.mean()) >= abs(delta) - 1e-9
+    p = (int(extreme.sum()) + 1) / (len(diffs) + 1)
+    entry = {"a": round(a, 4), "b": round(b, 4), "delta": round(delta, 4), "low": round(float(low), 4),
+             "high": round(float(high), 4), "p": round(p, 6), "n": n, "n_a": n_a, "n_b": n_b,
+             "rel": None, "rel_low": None, "rel_high": None}
+    if a != 0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(boot_a != 0, 100 * diffs / boot_a, np.nan)
+        entry["rel"] = round(100 * delta / a, 4)
+        if np.isfinite(rel).sum() >= 0.95 * len(rel):  # a baseline at 0 in many draws has no stable ratio
+            rel_low, rel_high = np.nanpercentile(rel, [2.5, 97.5])
+            entry["rel_low"], entry["rel_high"] = round(float(rel_low), 4), round(float(rel_high), 4)
+    return entry
+
+
+def default_metrics(entry_a: dict, entry_b: dict, kind: str, spm_model: Path | None) -> list[str]:
+    """Metrics both runs report that can be resampled (spbleu only with a SentencePiece model)."""
+    both = set(entry_a.get("metrics") or {}) & set(entry_b.get("metrics") or {})
+    names = [m for m in BY_KIND.get(kind, ()) if m in both]
+    return [m for m in names if m != "spbleu" or spm_model is not None]
+
+
+def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, metrics: Sequence[str] | None = None,
+                     resamples: int = 1000, seed: int = 0, *, spm_model: str | Path | None = None) -> dict[str, dict]:
+    """Paired bootstrap of B - A on ``task``: ``{metric: {a, b, delta, low, high, p, n, ...}}``.
+
+    ``run_*_dir`` are eval output folders (or their results.json). Values are percentages (0-100):
+    ``a``/``b`` the full-sample scores on the shared items, ``delta = b - a``, ``[low, high]`` its
+    95% percentile interval, ``p`` the two-sided bootstrap p-value, ``n`` the shared items
+    (``n_a``/``n_b``: items in each file), ``rel = delta / a * 100`` with ``rel_low``/``rel_high``;
+    corpus metrics also carry their sacrebleu ``signature``.
+    """
+    from lingalign.evaluate.mt_metrics import find_spm_model
+
+    if resamples < 1:
+        raise UserError(f"--bootstrap must be at least 1 resample, got {resamples}")
+    entry_a, entry_b = read_task_entry(run_a_dir, task), read_task_entry(run_b_dir, task)
+    kind, lang = entry_a.get("kind"), entry_a.get("lang")
+    if (entry_b.get("kind"), entry_b.get("lang")) != (kind, lang):
+        raise UserError(f"{task}: the runs disagree on the task ({kind}/{lang} in {results_path(run_a_dir)}, "
+                        f"{entry_b.get('kind')}/{entry_b.get('lang')} in {results_path(run_b_dir)})")
+    if kind not in BY_KIND or not lang:
+        raise UserError(f"{results_path(run_a_dir)} [tasks.{task}]: needs 'kind' (qa, translation or choice) "
+                        "and 'lang', as `lingalign eval` writes them")
+    spm_path = find_spm_model(spm_model)
+    wanted = list(metrics) if metrics else default_metrics(entry_a, entry_b, kind, spm_path)
+    unknown = [m for m in wanted if m not in BY_KIND[kind]]
+    if unknown:
+        raise UserError(f"{task} ({kind}): no bootstrap for {', '.join(unknown)}; "
+                        f"available: {', '.join(BY_KIND[kind])}")
+
+    preds_a, preds_b = read_predictions(run_a_dir, task), read_predictions(run_b_dir, task)
+    ids = [i for i in preds_a if i in preds_b]  # A's file order
+    if not ids:
+        raise UserError(f"{task}: the two prediction files share no example ids "
+                        f"({results_path(run_a_dir).parent}, {results_path(run_b_dir).parent})")
+    if len(ids) < min(len(preds_a), len(preds_b)) or len(preds_a) != len(preds_b):
+        log.warning("%s: %d shared ids (%d in A, %d in B); scoring the shared ones", task, len(ids),
+                    len(preds_a), len(preds_b))
+    rec_a, rec_b = [preds_a[i] for i in ids], [preds_b[i] for i in ids]
+    differ = [i for i, x, y in zip(ids, rec_a, rec_b) if x.get("references") != y.get("references")]
+    if differ:
+        raise UserError(f"{task}: the runs have different references for {len(differ)} shared ids "
+                        f"(first: {differ[0]!r}); they scored different data (split or data root?)")
+
+    n = len(ids)
+    per_item, corpus, signatures = {}, {}, {}
+    for metric in wanted:
+        if metric in PER_ITEM:
+            per_item[metric] = (item_scores(metric, rec_a, lang), item_scores(metric, rec_b, lang))
+        else:
+            scorer = corpus_metric(metric, lang, spm_path)
+            refs = [r["references"][0] for r in rec_a]
+            corpus[metric] = (scorer, segment_stats(scorer, [r["prediction"] for r in rec_a], refs),
+                              segment_stats(scorer, [r["prediction"] for r in rec_b], refs))
+            signatures[metric] = str(scorer.get_signature())
+
+    boot = {m: ([], []) for m in wanted}
+    for counts in resample_counts(n, resamples, seed):
+        for metric, (sa, sb) in per_item.items():
+            boot[metric][0].append(counts @ sa / n)
+            boot[metric][1].append(counts @ sb / n)
+        for metric, (scorer, sa, sb) in corpus.items():
+            boot[metric][0].append([score_from_stats(scorer, row) for row in counts @ sa])
+            boot[metric][1].append([score_from_stats(scorer, row) for row in counts @ sb])
+
+    out = {}
+    for metric in wanted:
+        if metric in per_item:
+            sa, sb = per_item[metric]
+            a, b = float(sa.mean()), float(sb.mean())
+        else:
+            scorer, sa, sb = corpus[metric]
+            a, b = score_from_stats(scorer, sa.sum(0)), score_from_stats(scorer, sb.sum(0))
+        out[metric] = _summary(a, b, np.concatenate(boot[metric][0]), np.concatenate(boot[metric][1]),
+                               n, len(preds_a), len(preds_b))
+        if metric in signatures:
+            out[metric]["signature"] = signatures[metric]
+            stored = {(e.get("metrics") or {}).get(metric, {}).get("signature") for e in (entry_a, entry_b)}
+            if stored - {None, signatures[metric]}:
+                out[metric]["note"] = "results.json signature differs from this sacrebleu's: values may differ"
+    return out
+
+
+# ---- several runs against a baseline -------------------------------------------------------------
+
+def compare_runs(runs: Sequence[str | Path], resamples: int = 1000, seed: int = 0,
+                 spm_model: str | Path | None = None) -> list[dict]:
+    """Each later run against the first (the baseline), on every task both have predictions for.
+
+    Returns one ``{"baseline", "system", "tasks": {task: {metric: entry}}, "notes": [...]}`` per
+    later run; ``notes`` say which tasks or metrics got no interval, and why.
+    """
+    from lingalign.evaluate.mt_metrics import find_spm_model
+
+    if len(runs) < 2:
+        raise UserError("--bootstrap needs at least two runs: a baseline first, then the systems to test")
+    spm_path = find_spm_model(spm_model)
+    paths = [results_path(r) for r in runs]
+    loaded = [artifacts.read_json(p) for p in paths]
+    for path, data in zip(paths, loaded):
+        if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
+            raise UserError(f"{path}: not a lingalign results.json (no 'tasks')")
+    comparisons = []
+    for path, data in zip(paths[1:], loaded[1:]):
+        tasks, notes = {}, []
+        for task in sorted(set(loaded[0]["tasks"]) & set(data["tasks"])):
+            try:
+                tasks[task] = paired_bootstrap(paths[0], path, task, resamples=resamples, seed=seed,
+                                               spm_model=spm_path)
+            except UserError as exc:
+                notes.append(f"{task}: no intervals ({exc.message})")
+                continue
+            shown = set(tasks[task])
+            for metric in sorted(set(loaded[0]["tasks"][task].get("metrics") or {})
+                                 & set(data["tasks"][task].get("metrics") or {}) - shown):
+                why = "needs --spm FILE" if metric == "spbleu" else "no per-item scores stored"
+                notes.append(f"{task} {metric}: no interval ({why})")
+            first = next(iter(tasks[task].values()), None)
+            if first and (first["n"] != first["n_a"] or first["n"] != first["n_b"]):
+                notes.append(f"{task}: {first['n']} shared example ids ({first['n_a']} in the baseline, "
+                             f"{first['n_b']} in {path.parent.name}); intervals use the shared ones")
+            for metric, entry in tasks[task].items():
+                if entry.get("note"):
+                    notes.append(f"{task} {metric}: {entry['note']}")
+                for side, run in (("a", loaded[0]), ("b", data)):
+                    stored = ((run["tasks"][task].get("metrics") or {}).get(metric) or {}).get("value")
+                    if isinstance(stored, (int, float)) and abs(stored - entry[side]) > 0.01:
+                        notes.append(f"{task} {metric}: {entry[side]:.2f} on the predictions file vs {stored:.2f} "
+                                     "in results.json (the file holds other examples than were scored)")
+        if not tasks:
+            notes.append(f"no task could be bootstrapped for {path}")
+        comparisons.append({"baseline": str(paths[0]), "system": str(path), "resamples": resamples, "seed": seed,
+                            "tasks": tasks, "notes": notes})
+    if not any(c["tasks"] for c in comparisons):
+        raise UserError("no intervals: " + "; ".join(n for c in comparisons for n in c["notes"]))
+    return comparisons

@@ -47,7 +47,7 @@ def test_over_long_examples_are_dropped_and_counted(tokenizer_dir):
 
 
 def test_build_with_max_tokens_reports_drops(tmp_path, tokenizer_dir):
-    from test_build import bitext, corpus, read, recipe
+    from data.test_build import bitext, corpus, read, recipe  # tests/ is on pythonpath (pyproject)
 
     from lingalign.data import build_dataset
 

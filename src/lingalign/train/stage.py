@@ -97,6 +97,9 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
 
     accelerator = Accelerator(cpu=not has_accelerator())  # cpu=True lets torchrun on CPUs form a gloo group
     main = accelerator.is_main_process
+    if accelerator.distributed_type.value == "DEEPSPEED" and config.gradient_accumulation_steps > 1:
+        raise UserError("train.gradient_accumulation_steps: DeepSpeed steps and scales the loss itself; use 1 "
+                        "and set the accumulation in the DeepSpeed JSON, or use FSDP (recipes/accelerate/fsdp.yaml)")
     if prepare_output(out, work, fp, resume=resume, force=force):
         log.info("%s is already complete (same recipe, data and model)", out)
         return out
@@ -199,14 +202,17 @@ def tokenizer_for(model_path: str, config: TrainConfig):
 
 
 def resolve_precision(precision: str, accelerator) -> str:
-    """``auto``: bf16 autocast on CPUs and on GPUs that support it, else fp32."""
+    """``auto``: bf16 autocast where the hardware computes in bf16 (CUDA with bf16, CPUs with
+    AVX512-BF16/AMX), else fp32: emulated bf16 on an AVX2 CPU is far slower than fp32."""
     import torch
+
+    from lingalign.models import cpu_has_fast_bf16
 
     if precision != "auto":
         return precision
     if accelerator.device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if accelerator.device.type == "cpu" else "fp32"
+    return "bf16" if accelerator.device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
 
 
 def add_lora(model, config: TrainConfig):

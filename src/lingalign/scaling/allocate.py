@@ -150,7 +150,7 @@ def score(curves: dict[str, Curve], counts: dict[str, int], weights: dict[str, f
     per = {l: curves[l].predict(max(counts[l], 1)) for l in counts}
     return {
         "counts": dict(counts),  # a copy, so the YAML has no anchors
-        "predicted": {l: {"score": round(p["score"], 4), "interval": [round(v, 4) for v in p["interval"]]} for l, p in per.items()},
+        "predicted": {l: {"score": round(p["score"], 4), "interval": [round(v, 4) for v in p["interval"]] if p["interval"] else None} for l, p in per.items()},
         "weighted_sum": round(sum(weights.get(l, 1.0) * per[l]["score"] for l in per), 4),
         "min": round(min(p["score"] for p in per.values()), 4),
     }

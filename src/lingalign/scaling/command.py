@@ -142,7 +142,7 @@ def describe(law: dict) -> str:
         f"{name} {entry['cv_rmse']['pooled']:.4g}" if entry["cv_rmse"]["pooled"] is not None else f"{name} n/a"
         for name, entry in law["forms"].items()))
     for lang, entry in law["languages"].items():
-        params = ", ".join(f"{k}={v:.4g} [{entry['intervals'][k][0]:.4g}, {entry['intervals'][k][1]:.4g}]"
+        params = ", ".join(f"{k}={v:.4g}" + (" [{:.4g}, {:.4g}]".format(*entry["intervals"][k]) if entry["intervals"][k] else "")
                            for k, v in entry["params"].items())
         lines.append(f"  {lang}: {entry['form']}  {params}")
     lines.extend(f"note: {n}" for n in law.get("notes", []))
@@ -160,11 +160,13 @@ def run_predict(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        lo, hi = row["interval"]
+        span = "no interval: fitted with --bootstrap 0"
+        if row["interval"]:
+            span = "95% interval {:.6g} to {:.6g}".format(*row["interval"])
         if args.size is not None:
-            print(f"{row['lang']}: {row['score']:.4g} at {row['size']:g} pairs (95% interval {lo:.4g} to {hi:.4g})")
+            print(f"{row['lang']}: {row['score']:.4g} at {row['size']:g} pairs ({span})")
         else:
-            text = f"{row['lang']}: {row['size']:.6g} pairs for {row['target']:g} (95% interval {lo:.6g} to {hi:.6g})"
+            text = f"{row['lang']}: {row['size']:.6g} pairs for {row['target']:g} ({span})"
             if row.get("note"):
                 text += f"; {row['note']}"
             elif row["unreachable_share"]:

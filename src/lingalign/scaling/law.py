@@ -80,11 +80,10 @@ def fit_law(
         params = layout.unpack(theta)[lang]
         form = FORMS[name]
         draw_params = np.array([[layout.unpack(s)[lang][p] for p in form.params] for s in samples]) if len(samples) else np.empty((0, len(form.params)))
-        lo, hi = interval(draw_params) if len(draw_params) else ([np.nan] * len(form.params),) * 2
         languages[lang] = {
             "form": name,
             "params": {p: float(params[p]) for p in form.params},
-            "intervals": {p: [float(a), float(b)] for p, a, b in zip(form.params, lo, hi)},
+            "intervals": _intervals(form.params, draw_params),
             "bootstrap": np.round(draw_params, 10).tolist(),
             "sizes": data[lang][0].tolist(),
             "values": data[lang][1].tolist(),
@@ -103,10 +102,16 @@ def fit_law(
     if shared is not None:
         samples, names = shared["_samples"], shared["names"]
         theta = report[shared["form"]]["theta"][0]
-        lo, hi = interval(samples) if len(samples) else ([np.nan] * len(names),) * 2
-        law["shared"] = {"form": shared["form"], "coefficients": theta,
-                         "intervals": {n: [float(a), float(b)] for n, a, b in zip(names, lo, hi)}}
+        law["shared"] = {"form": shared["form"], "coefficients": theta, "intervals": _intervals(names, samples)}
     return law
+
+
+def _intervals(names, samples: np.ndarray) -> dict[str, list[float] | None]:
+    """95% percentile interval per parameter; None without bootstrap draws."""
+    if not len(samples):
+        return {n: None for n in names}
+    lo, hi = interval(samples)
+    return {n: [float(a), float(b)] for n, a, b in zip(names, lo, hi)}
 
 
 def _choose(report, layouts, langs, select, tolerance, notes) -> dict[str, str]:

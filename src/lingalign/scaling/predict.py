@@ -35,20 +35,26 @@ class Curve:
 
     def predict(self, size: float) -> dict:
         under = np.array([self.form.value(np.array([size], float), p)[0] for p in self.draws])
-        lo, hi = interval(under) if under.size else (np.nan, np.nan)
-        return {"lang": self.lang, "size": size, "score": float(self.value([size])[0]), "interval": [float(lo), float(hi)]}
+        return {"lang": self.lang, "size": size, "score": float(self.value([size])[0]), "interval": _interval(under)}
 
     def size_for(self, target: float) -> dict:
         sizes = np.array([invert(self.form, p, target) for p in self.draws])
-        lo, hi = interval(sizes) if sizes.size else (np.nan, np.nan)
         best = invert(self.form, self.params, target)
-        out = {"lang": self.lang, "target": target, "size": best, "interval": [float(lo), float(hi)],
+        out = {"lang": self.lang, "target": target, "size": best, "interval": _interval(sizes),
                "unreachable_share": float(np.mean(~np.isfinite(sizes))) if sizes.size else None}
         if not np.isfinite(best):
             ceiling = self.params.get("c")
             out["note"] = (f"unreachable: the fitted ceiling c = {ceiling:.4g} is at or below the target"
                            if ceiling is not None else "unreachable under this law")
         return out
+
+
+def _interval(values: np.ndarray) -> list[float] | None:
+    """95% interval over the bootstrap draws; None when the law was fitted without any."""
+    if not values.size:
+        return None
+    lo, hi = interval(values)
+    return [float(lo), float(hi)]
 
 
 def invert(form: Form, params: Params, target: float) -> float:

@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
         from lingalign.data.build import build_dataset
 
         manifest = build_dataset(args.recipe, args.out, force=args.force)
-        print(summary(manifest))
+        print(f"{Path(args.out) / 'train.jsonl'}: {summary(manifest)}")
         return 0
     if args.data_command == "show":
         return show(Path(args.folder), args.n)

@@ -121,7 +121,7 @@ class VLLMGenerator:
         if is_adapter(path):
             raise UserError(f"{path}: vLLM needs a full model folder, not a LoRA adapter",
                             hint="use --backend hf, which merges the adapter")
-        self.dtype = dtype if dtype != "auto" else "auto"
+        self.dtype = dtype
         self.llm = LLM(model=path, dtype=self.dtype, trust_remote_code=trust_remote_code)
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16,

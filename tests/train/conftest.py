@@ -44,3 +44,9 @@ def data_dir(tmp_path, samples_dir) -> Path:
 def tiny_config(tiny_model_dir) -> TrainConfig:
     return TrainConfig(model=str(tiny_model_dir), max_length=512, micro_batch_size=1, gradient_accumulation_steps=2,
                        learning_rate=1e-3, warmup_ratio=0.1, precision="fp32", seed=7)
+
+
+@pytest.fixture()
+def make_data(samples_dir):
+    """``make_data(folder, n)`` writes a train.jsonl of n records into folder."""
+    return lambda folder, n=24: write_train_jsonl(folder, samples_dir, n)

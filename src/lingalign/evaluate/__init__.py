@@ -17,7 +17,7 @@ def evaluate(*args, **kwargs) -> dict:
 evaluate.__doc__ = """Score ``model`` on ``tasks``; write ``out_dir/results.json``; return the results dict.
 
 evaluate(model, tasks, out_dir, *, limit=None, data_root=None, prompt_format=None, batch_size=16,
-         dtype="auto", backend="hf", split="devtest", max_new_tokens=None, user_sets=None,
+         dtype="auto", backend="hf", split="devtest", max_new_tokens=None, new_tokens_cap=None, user_sets=None,
          spm_model=None, comet_model=None, trust_remote_code=False) -> dict
 """
 

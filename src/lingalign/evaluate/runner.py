@@ -95,6 +95,7 @@ def evaluate(
     backend: str = "hf",
     split: str = "devtest",
     max_new_tokens: int | None = None,
+    new_tokens_cap: int | None = None,
     user_sets: dict[str, Task] | None = None,
     spm_model: str | Path | None = None,
     comet_model: str | Path | None = None,
@@ -134,6 +135,8 @@ def evaluate(
     task_results = {}
     for task in task_list:
         task_max = max_new_tokens or task.max_new_tokens
+        if new_tokens_cap:  # a ceiling (run recipes): lowers translation's 256 without raising QA's 48
+            task_max = min(task_max, new_tokens_cap)
         generation["max_new_tokens"][task.name] = task_max
         fingerprint = artifacts.hash_obj({
             "model": model_fingerprint(model_path), "prompt_format": fmt, "data": task_data_fingerprint(task),

@@ -100,6 +100,14 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     if accelerator.distributed_type.value == "DEEPSPEED" and config.gradient_accumulation_steps > 1:
         raise UserError("train.gradient_accumulation_steps: DeepSpeed steps and scales the loss itself; use 1 "
                         "and set the accumulation in the DeepSpeed JSON, or use FSDP (recipes/accelerate/fsdp.yaml)")
+    if accelerator.distributed_type.value == "DEEPSPEED":
+        # accelerate fills "auto" batch sizes only from a data loader given to prepare(); ours is not.
+        ds = accelerator.state.deepspeed_plugin.deepspeed_config
+        if ds.get("train_micro_batch_size_per_gpu", "auto") == "auto":
+            ds["train_micro_batch_size_per_gpu"] = config.micro_batch_size
+        if ds.get("train_batch_size") == "auto":
+            ds["train_batch_size"] = (config.micro_batch_size * accelerator.num_processes
+                                      * int(ds.get("gradient_accumulation_steps", 1)))
     if prepare_output(out, work, fp, resume=resume, force=force):
         log.info("%s is already complete (same recipe, data and model)", out)
         return out

@@ -1,0 +1,212 @@
+"""``lingalign run``: a whole experiment on a tiny model, cached, resumable, with clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lingalign.artifacts import read_json
+from lingalign.cli import main
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def experiment(model: Path, **changes) -> dict:
+    """A two-model experiment on shipped samples: an English baseline and a CoIT model, both tiny."""
+    alpaca_en = {"name": "alpaca-en", "kind": "instructions", "path": "sample:alpaca/alpaca_en_zh.json",
+                 "lang": "en", "fields": {"instruction": "en_instruction", "input": "en_input", "output": "en_output"}}
+    alpaca_zh = {**alpaca_en, "name": "alpaca-zh", "lang": "zh",
+                 "fields": {"instruction": "zh_instruction", "input": "zh_input", "output": "zh_output"}}
+    news = {"name": "news", "kind": "bitext", "path": "sample:bitext/newstest2017.en-zh", "languages": ["en", "zh"]}
+    recipe = {
+        "name": "tiny",
+        "base_model": str(model),
+        "datasets": {
+            "en": {"seed": 0, "sources": [{**alpaca_en, "count": 8}]},
+            "coit": {"seed": 0, "eval_sets": ["sample:flores101/devtest"],
+                     "sources": [{**alpaca_zh, "count": 4}, {**news, "count": 4}]},
+        },
+        "train": {"max_length": 512, "overlength": "truncate", "packing": False, "micro_batch_size": 2, "gradient_accumulation_steps": 1, "epochs": 1,
+                  "learning_rate": 1e-3, "precision": "fp32", "checkpoint_every": 1, "seed": 3},
+        "models": [{"name": "alpaca-en", "data": "en"}, {"name": "coit-zh", "data": "coit"}],
+        "evaluate": {"tasks": ["flores-en-zh"], "limit": 3, "batch_size": 3, "max_new_tokens": 4},
+    }
+    recipe.update(changes)
+    return recipe
+
+
+def write_recipe(folder: Path, recipe: dict) -> Path:
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run(recipe: Path, out: Path, *extra: str) -> int:
+    return main(["run", str(recipe), "-o", str(out), *extra])
+
+
+def statuses(out: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in (out / "run_log.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        found.setdefault(entry["step"], []).append(entry["status"])
+    return found
+
+
+def weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_model_dir):
+    """One uninterrupted run of the tiny experiment, shared by the tests that only read it."""
+    folder = tmp_path_factory.mktemp("run")
+    recipe = write_recipe(folder, experiment(tiny_model_dir))
+    assert run(recipe, folder / "out") == 0
+    return recipe, folder / "out"
+
+
+def test_run_builds_trains_scores_and_reports(finished):
+    _, out = finished
+    for name in ("en", "coit"):
+        assert len((out / "data" / name / "train.jsonl").read_text().splitlines()) == 8
+    for model in ("alpaca-en", "coit-zh"):
+        assert (out / "models" / model / "model.safetensors").is_file()
+        assert (out / "models" / model / "hyperparameters.yaml").is_file()
+    for label in ("base", "alpaca-en", "coit-zh"):
+        results = read_json(out / "eval" / label / "results.json")
+        assert results["tasks"]["flores-en-zh"]["n"] == 3
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "coit-zh" in page and "flores-en-zh" in page
+    assert sorted(p.name for p in (out / "steps").iterdir()) == [
+        "data__coit.json", "data__en.json", "eval__alpaca-en.json", "eval__base.json", "eval__coit-zh.json",
+        "train__alpaca-en.json", "train__coit-zh.json"]
+
+
+def test_trained_models_differ_from_the_base(finished, tiny_model_dir):
+    _, out = finished
+    base = weights(tiny_model_dir)
+    tuned = weights(out / "models" / "coit-zh")
+    changed = [k for k in base if k in tuned and not (base[k] == tuned[k]).all()]
+    assert len(changed) > len(base) // 2
+
+
+def test_second_run_does_nothing(finished, capsys):
+    recipe, out = finished
+    report_time = (out / "report.html").stat().st_mtime_ns
+    before = statuses(out)
+    assert run(recipe, out) == 0
+    after = statuses(out)
+    assert all(after[step][len(before[step]):] == ["skipped"] for step in before)
+    assert (out / "report.html").stat().st_mtime_ns == report_time
+    assert "[cached]" in capsys.readouterr().out
+
+
+def test_changing_the_evaluation_reruns_only_evaluation(finished, tmp_path, tiny_model_dir):
+    import shutil
+
+    _, out = finished
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    recipe = experiment(tiny_model_dir)
+    recipe["evaluate"]["limit"] = 2
+    assert run(write_recipe(tmp_path, recipe), copy) == 0
+    log = statuses(copy)
+    assert log["train:coit-zh"][-1] == "skipped" and log["data:en"][-1] == "skipped"
+    assert log["eval:coit-zh"][-1] == "done"
+    assert read_json(copy / "eval" / "coit-zh" / "results.json")["tasks"]["flores-en-zh"]["n"] == 2
+
+
+def test_run_killed_in_training_resumes_to_the_same_result(finished, tmp_path, monkeypatch, tiny_model_dir):
+    """A kill after a training checkpoint, then the same command: the same weights and scores."""
+    import torch
+
+    import lingalign.train as train_module
+
+    recipe, reference = finished
+    real_train = train_module.train
+    calls = []
+
+    def killed_after_two_steps(*args, **kwargs):
+        calls.append(kwargs)
+        real_train(*args, **kwargs, stop_after=2)  # writes a checkpoint at step 2, like a run killed there
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", killed_after_two_steps)
+    out = tmp_path / "out"
+    assert run(recipe, out) == 130
+    assert statuses(out)["train:alpaca-en"] == ["interrupted"]
+    assert not (out / "steps" / "train__alpaca-en.json").exists()
+
+    monkeypatch.setattr(train_module, "train", real_train)
+    assert run(recipe, out) == 0
+    log = statuses(out)
+    assert log["data:en"] == ["done", "skipped"]
+    assert log["train:alpaca-en"] == ["interrupted", "done"]
+    for model in ("alpaca-en", "coit-zh"):
+        a, b = weights(reference / "models" / model), weights(out / "models" / model)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    for label in ("base", "alpaca-en", "coit-zh"):
+        expected = read_json(reference / "eval" / label / "results.json")["tasks"]
+        assert read_json(out / "eval" / label / "results.json")["tasks"] == expected
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, tiny_model_dir, capsys):
+    recipe = write_recipe(tmp_path, experiment(tiny_model_dir))
+    assert run(recipe, tmp_path / "out", "--dry-run") == 0
+    plan = capsys.readouterr().out
+    assert "data:en: 8 records" in plan and "train:coit-zh: full fine-tuning" in plan
+    assert "eval:base: flores-en-zh (first 3 items" in plan
+    assert "<= 4 optimizer steps" in plan  # 8 records, 2 per step
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_key_is_one_line_naming_it(tmp_path, tiny_model_dir, capsys):
+    recipe = experiment(tiny_model_dir)
+    recipe["evaluate"]["limt"] = 3
+    assert run(write_recipe(tmp_path, recipe), tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "limt" in err and "evaluate" in err
+    assert "Traceback" not in err
+
+
+def test_missing_input_fails_before_any_work(tmp_path, tiny_model_dir, capsys):
+    recipe = experiment(tiny_model_dir)
+    recipe["datasets"]["en"]["sources"][0]["path"] = "no/such/alpaca.json"
+    assert run(write_recipe(tmp_path, recipe), tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "no/such/alpaca.json" in err and "datasets.en" in err
+    assert not (tmp_path / "out" / "steps").exists()
+
+
+def test_failing_step_names_itself_and_keeps_finished_steps(tmp_path, tiny_model_dir, capsys):
+    recipe = experiment(tiny_model_dir)
+    recipe["models"][1]["train"] = {"max_length": 16, "overlength": "drop"}  # every example too long: the step fails
+    path = write_recipe(tmp_path, recipe)
+    assert run(path, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "step train:coit-zh failed" in err
+    assert (tmp_path / "out" / "steps" / "train__alpaca-en.json").exists()
+
+    recipe["models"][1]["train"] = {}
+    assert run(write_recipe(tmp_path, recipe), tmp_path / "out") == 0
+    log = statuses(tmp_path / "out")
+    assert log["train:alpaca-en"] == ["done", "skipped"]
+    assert log["train:coit-zh"] == ["failed", "done"]
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "x-llama-7b-zh.yaml", "x-llama-7b-vi.yaml", "m-llama-7b.yaml",
+                                  "study/zh.yaml", "study/vi-muit.yaml"])
+def test_shipped_recipes_pass_the_dry_run(name, tmp_path, capsys):
+    assert run(RECIPES / name, tmp_path / "out", "--dry-run") == 0
+    plan = capsys.readouterr().out
+    assert plan.startswith("experiment ") and "report:" in plan
+    if "7b" in name:
+        assert "accelerate launch" in plan and "8 processes" in plan
+        assert "lr 2e-05 cosine, warm-up 3%, effective batch 128" in plan and "3 epoch(s)" in plan

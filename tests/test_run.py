@@ -210,3 +210,24 @@ def test_shipped_recipes_pass_the_dry_run(name, tmp_path, capsys):
     if "7b" in name:
         assert "accelerate launch" in plan and "8 processes" in plan
         assert "lr 2e-05 cosine, warm-up 3%, effective batch 128" in plan and "3 epoch(s)" in plan
+
+
+def test_analysis_language_without_sentences_fails_before_training(tmp_path, tiny_model_dir, capsys):
+    recipe = experiment(tiny_model_dir, analysis={"langs": ["en", "el"], "limit": 4})  # the sample has en, zh, vi
+    assert run(write_recipe(tmp_path, recipe), tmp_path / "out") == 2
+    assert "analysis sentences" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "steps").exists()
+
+
+def test_alignment_analysis_runs_as_a_step(finished, tmp_path, tiny_model_dir):
+    import shutil
+
+    _, out = finished
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    recipe = experiment(tiny_model_dir, analysis={"langs": ["en", "zh"], "limit": 4})
+    assert run(write_recipe(tmp_path, recipe), copy) == 0
+    log = statuses(copy)
+    assert log["analysis:align"] == ["done"] and log["train:coit-zh"][-1] == "skipped"
+    report = read_json(copy / "analysis" / "align" / "alignment.json")
+    assert {"base", "alpaca-en", "coit-zh"} <= set(json.dumps(report).split('"'))

@@ -73,6 +73,8 @@ class AlignSpec(Strict):
     langs: list[str] = Field(min_length=2)
     limit: Optional[int] = Field(200, ge=2)
     models: Optional[list[str]] = None  # default: base and every trained model
+    data_root: Optional[str] = Field(None, description="a FLORES-style folder with dev/<lang>.dev files (default: the shipped FLORES-101 sample)")
+    dtype: str = Field("float32", description="bfloat16 halves memory on a GPU; keep float32 on a CPU without bf16")
 
 
 class LaunchSpec(Strict):
@@ -224,6 +226,14 @@ def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
         problems.append(f"not found: launch.accelerate_config {plan.launch_config}")
     if exp.evaluate and any(k.startswith("eval:") for k in pending):
         problems += _missing_tasks(plan)
+    if exp.analysis and "analysis:align" in pending:
+        from lingalign.analysis.parallel import load_parallel
+
+        root = resolve_path(exp.analysis.data_root, plan.recipe_dir) if exp.analysis.data_root else None
+        try:  # reads a few small FLORES files, so a language without sentences fails now, not after training
+            load_parallel(list(dict.fromkeys(["en", *exp.analysis.langs])), data_root=root, limit=2)
+        except UserError as exc:
+            problems.append(f"not found: analysis sentences: {exc.message}")
     return problems
 
 
@@ -415,7 +425,8 @@ def execute(plan: Plan) -> Path:
         labels = spec.models or [BASE, *(m.name for m in exp.models)]
         paths = plan.model_paths()
         ran |= runner.step("analysis:align", fps["analysis:align"], lambda: align(
-            [f"{k}={paths[k]}" for k in labels], spec.langs, out / "analysis" / "align", limit=spec.limit),
+            [f"{k}={paths[k]}" for k in labels], spec.langs, out / "analysis" / "align", limit=spec.limit,
+            data_root=str(resolve_path(spec.data_root, plan.recipe_dir)) if spec.data_root else None, dtype=spec.dtype),
             oom_hint="lower analysis.limit")
 
     report = out / "report.html"

@@ -67,6 +67,10 @@ def _pool_model(label: str, name: str, sentences, settings: dict) -> dict:
     start = time.perf_counter()
     tokenizer = load_tokenizer(name)
     model = load_model(name, dtype=settings["dtype"])
+    import torch
+
+    if torch.cuda.is_available():  # a 7B model pools in minutes on a GPU, in hours on a CPU
+        model.to("cuda")
     vectors = {}
     for lang, texts in sentences.texts.items():
         vectors[lang] = pooled_layers(model, tokenizer, texts, template=settings["template"],

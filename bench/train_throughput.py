@@ -88,8 +88,8 @@ def reference_run(model, examples, pad_id, token_budget, batch_size=4, seed=0):
     return tokens, elapsed, step - 1
 
 
-def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_length=512, seed=0):
-    """lingalign's loop body: packed rows, bf16 autocast, response-only head, token-normalised loss."""
+def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_length=512, seed=0, precision="bf16"):
+    """lingalign's loop body: packed rows, autocast at ``precision``, response-only head, token-normalised loss."""
     from accelerate import Accelerator
 
     from lingalign.train.batching import plan_epoch
@@ -105,7 +105,7 @@ def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_l
     tokens, targets, elapsed = 0, 0, 0.0
     for step, micro in enumerate(plan):
         tick = time.perf_counter()
-        accumulate_gradients(accelerator, wrapper, [micro], examples, step_targets([micro], examples), "bf16", pad_id)
+        accumulate_gradients(accelerator, wrapper, [micro], examples, step_targets([micro], examples), precision, pad_id)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step > 0:
@@ -122,6 +122,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=6000, help="real tokens to time per run (after one warm-up step)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--only", choices=["reference", "lingalign"], default=None)
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                        help="lingalign side: auto = bf16 only where the CPU computes it natively (as training does)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -146,13 +148,16 @@ def main() -> None:
               f"{seconds:.1f} s -> {tokens / seconds:.1f} tokens/s")
     if args.only in (None, "lingalign"):
         torch.manual_seed(0)
+        from lingalign.models import cpu_has_fast_bf16
+
+        precision = args.precision if args.precision != "auto" else ("bf16" if cpu_has_fast_bf16() else "fp32")
         tokens, seconds, steps, targets = lingalign_run(load_model(path, dtype="float32"), examples,
-                                                        tokenizer.pad_token_id, args.tokens)
+                                                        tokenizer.pad_token_id, args.tokens, precision=precision)
         rate = tokens / seconds
         results["lingalign"] = rate
         model_flops = 6 * n_params * rate
         executed = (6 * (n_params - head) * tokens + 6 * head * targets) / seconds
-        print(f"lingalign (bf16 autocast, packed 512, response-only head): {tokens} tokens in {steps} steps, "
+        print(f"lingalign ({precision}, packed 512, response-only head): {tokens} tokens in {steps} steps, "
               f"{seconds:.1f} s -> {rate:.1f} tokens/s")
         print(f"lingalign model FLOP/s (6*N*tokens/s, no attention FLOPs): {model_flops / 1e9:.1f} GFLOP/s "
               f"= {model_flops / peak:.0%} of the bf16 peak")

@@ -42,3 +42,11 @@ def test_report_has_scores_deltas_curves_and_config(run_dir):
 def test_report_of_empty_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "nothing to report yet" in capsys.readouterr().err
+
+
+def test_models_are_listed_base_first_then_in_recipe_order(run_dir):
+    from lingalign.report.collect import collect
+
+    write_json(run_dir / "eval/alpaca-en/results.json", _results("alpaca-en", 5.0, 20.0))
+    (run_dir / "recipe.yaml").write_text("models:\n  - {name: coit-zh, data: x}\n  - {name: alpaca-en, data: y}\n")
+    assert list(collect(run_dir)["results"]) == ["base", "coit-zh", "alpaca-en"]

@@ -29,6 +29,19 @@ def _load_json(path: Path) -> Any:
         return None
 
 
+def _model_order(recipe_text: str | None, names) -> list[str]:
+    """The base model first, then the models in the recipe's order, then any others by name."""
+    import yaml
+
+    try:
+        recipe = yaml.safe_load(recipe_text) if recipe_text else None
+        listed = [m["name"] for m in recipe.get("models", [])] if isinstance(recipe, dict) else []
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError):
+        listed = []
+    rank = {name: i for i, name in enumerate(["base", *listed])}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
 def collect(run_dir: str | Path) -> dict:
     run = Path(run_dir)
     found: dict[str, Any] = {"run_dir": str(run.resolve()), "name": run.name}
@@ -41,7 +54,7 @@ def collect(run_dir: str | Path) -> dict:
         data = _load_json(path)
         if data:
             results[path.parent.name] = data
-    found["results"] = results
+    found["results"] = {name: results[name] for name in _model_order(found["recipe_text"], results)}
 
     curves = {}
     for path in sorted(run.glob("models/*/train_log.jsonl")):

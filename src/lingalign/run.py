@@ -31,11 +31,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from lingalign.artifacts import (append_jsonl, hash_obj, now, read_json, read_manifest, write_json,
                                  write_text)
-from lingalign.config import Strict, dump_yaml, format_validation_error, read_yaml, resolve_path
+from lingalign.config import Strict, dump_yaml, read_yaml, resolve_path, validate
 from lingalign.errors import UserError
 from lingalign.models import DEFAULT_MODEL
 
@@ -97,17 +97,13 @@ class Experiment(Strict):
 
 def _validate(data: Any, model: type, source: str):
     """Schema check; a single problem (the usual case: one misspelt key) is reported on one line."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        lines = format_validation_error(exc, model, source).splitlines()
+        return validate(data, model, source)
+    except UserError as exc:
+        lines = exc.message.splitlines()
         if len(lines) == 2:
             raise UserError(f"{source}: {lines[1].strip().removeprefix('- ')}") from None
-        raise UserError("\n".join(lines)) from None
+        raise
 
 
 def model_ref(value: str, recipe_dir: Path) -> str:

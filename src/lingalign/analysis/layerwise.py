@@ -62,13 +62,13 @@ def _model_identity(name: str) -> dict:
 def _pool_model(label: str, name: str, sentences, settings: dict) -> dict:
     """Load one model and pool every language: ``{"vectors": {lang: [layers + 1, n, hidden]}, ...}``."""
     from lingalign.analysis.pooling import pooled_layers
+    import torch
+
     from lingalign.models import load_model, load_tokenizer
 
     start = time.perf_counter()
     tokenizer = load_tokenizer(name)
     model = load_model(name, dtype=settings["dtype"])
-    import torch
-
     if torch.cuda.is_available():  # a 7B model pools in minutes on a GPU, in hours on a CPU
         model.to("cuda")
     vectors = {}

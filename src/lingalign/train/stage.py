@@ -97,10 +97,10 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
 
     accelerator = Accelerator(cpu=not has_accelerator())  # cpu=True lets torchrun on CPUs form a gloo group
     main = accelerator.is_main_process
-    if accelerator.distributed_type.value == "DEEPSPEED" and config.gradient_accumulation_steps > 1:
-        raise UserError("train.gradient_accumulation_steps: DeepSpeed steps and scales the loss itself; use 1 "
-                        "and set the accumulation in the DeepSpeed JSON, or use FSDP (recipes/accelerate/fsdp.yaml)")
     if accelerator.distributed_type.value == "DEEPSPEED":
+        if config.gradient_accumulation_steps > 1:
+            raise UserError("train.gradient_accumulation_steps: DeepSpeed steps and scales the loss itself; use 1 and "
+                            "set the accumulation in the DeepSpeed JSON, or use FSDP (recipes/accelerate/fsdp.yaml)")
         # accelerate fills "auto" batch sizes only from a data loader given to prepare(); ours is not.
         ds = accelerator.state.deepspeed_plugin.deepspeed_config
         if ds.get("train_micro_batch_size_per_gpu", "auto") == "auto":

@@ -6,10 +6,12 @@ and max_new_tokens, in one process:
 * reference: batches of 8 in dataset order, float32, stops only when every sequence of the batch
   has produced EOS (as x-LLM's inference.py, on CPU);
 * lingalign: ``HFGenerator``: prompts sorted by length (longest first), larger batches, each
-  sequence stops at EOS or a stop string of the template, dtype ``auto`` (bf16 only on hardware
-  with native bf16).
+  sequence stops at EOS or a stop string of the template and leaves the batch at once (the rolling
+  batch: waiting prompts take its place), dtype ``auto`` (bf16 only on hardware with native bf16).
 
-Prints sentences per second for both and the ratio (target on 2 CPU cores: >= 3x).
+Prints sentences per second for both, the ratio (target on 2 CPU cores: >= 3x), and how many
+predictions are identical once the reference's are cut at the same stop strings (greedy decoding
+should give the same text whichever way it is batched; float noise can rarely flip a token).
 
   python bench/eval_throughput.py [--n 48] [--max-new-tokens 256] [--batch-size 16] [--ablate]
 """
@@ -57,7 +59,7 @@ def main() -> None:
 
     import torch
 
-    from lingalign.evaluate.generate import HFGenerator
+    from lingalign.evaluate.generate import HFGenerator, cut_at_stop
     from lingalign.evaluate.tasks import default_data_root, load_builtin
     from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
     from lingalign.prompting import build_prompt, stop_strings
@@ -74,18 +76,24 @@ def main() -> None:
     ref_model = ours.model if ours.dtype == "float32" else load_model(path, dtype="float32")
     ref_tok = load_tokenizer(path, padding_side="left")
 
-    def run_ours(batch_size=args.batch_size, sort=True, stop=stops):
-        return [p for batch in ours.generate(prompts, max_new_tokens=args.max_new_tokens, batch_size=batch_size,
-                                             stop=stop, sort_by_length=sort) for p in batch]
+    def run_ours(batch_size=args.batch_size, sort=True, stop=stops, rolling=None):
+        pairs = [p for batch in ours.generate(prompts, max_new_tokens=args.max_new_tokens, batch_size=batch_size,
+                                              stop=stop, sort_by_length=sort, rolling=rolling) for p in batch]
+        return [text for _, text in sorted(pairs)]
 
     ref_s, ref_out = timed("reference (batch 8, dataset order, fp32, EOS)",
                            lambda: reference_way(ref_model, ref_tok, prompts, args.max_new_tokens), len(prompts))
     if args.ablate:
-        timed("  + length-sorted batches of 8", lambda: run_ours(8, True, []), len(prompts))
-        timed("  + stop strings, batches of 8, unsorted", lambda: run_ours(8, False, stops), len(prompts))
-        timed("  + stop strings + sorted, batches of 8", lambda: run_ours(8, True, stops), len(prompts))
-    our_s, _ = timed(f"lingalign (batch {args.batch_size}, sorted, stops, {ours.dtype})", run_ours, len(prompts))
+        timed("  + length-sorted batches of 8", lambda: run_ours(8, True, [], False), len(prompts))
+        timed("  + stop strings, batches of 8, unsorted", lambda: run_ours(8, False, stops, False), len(prompts))
+        timed("  + stop strings + sorted, batches of 8", lambda: run_ours(8, True, stops, False), len(prompts))
+        timed(f"  + batch {args.batch_size}, no rolling (model.generate)",
+              lambda: run_ours(args.batch_size, True, stops, False), len(prompts))
+    our_s, our_out = timed(f"lingalign (batch {args.batch_size}, sorted, stops, rolling, {ours.dtype})",
+                           run_ours, len(prompts))
     print(f"ratio lingalign / reference: {ref_s / our_s:.2f}x  (target >= 3x)")
+    same = sum(cut_at_stop(r, stops) == o for r, o in zip(ref_out, our_out))
+    print(f"identical predictions (reference cut at the same stop strings): {same}/{len(prompts)}")
     long_ref = sum(len(ref_tok(o)["input_ids"]) >= args.max_new_tokens - 1 for o in ref_out)
     print(f"reference outputs running to max_new_tokens: {long_ref}/{len(ref_out)}")
 

@@ -5,7 +5,10 @@ Speed on a CPU comes from doing less work, not from tricks:
 * prompts are sorted by token length, longest first, so each batch holds prompts of similar length
   (little padding) and memory peaks in the first batch, where an out-of-memory error shows early;
 * each sequence stops at its end token or at a stop string of the template (an Alpaca model that
-  starts a new "### Instruction:" is done), and a batch ends when all its sequences have;
+  starts a new "### Instruction:" is done), and leaves the batch at once: on full-attention models
+  the batch rolls (``rolling.py``), waiting prompts taking the places of finished ones, so a row
+  that repeats itself to ``max_new_tokens`` no longer holds a whole batch (other models use
+  ``model.generate``, where a batch ends when all its sequences have);
 * the KV cache is on; bf16 is used only where the hardware computes in it (a CUDA GPU with bf16, or
   a CPU with AVX512-BF16/AMX): on other CPUs bf16 matrix products are much slower than fp32.
 
@@ -82,10 +85,22 @@ class HFGenerator:
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16,
                  stop: Sequence[str] = (), add_special_tokens: bool = True,
-                 sort_by_length: bool = True) -> Iterator[list[tuple[int, str]]]:
-        """Yield, batch by batch, ``(index into prompts, prediction)`` pairs."""
+                 sort_by_length: bool = True, rolling: bool | None = None) -> Iterator[list[tuple[int, str]]]:
+        """Yield, batch by batch, ``(index into prompts, prediction)`` pairs.
+
+        ``rolling`` (default: whenever the model supports it) decodes with a rolling batch; ``False``
+        uses ``model.generate`` on fixed batches.
+        """
         from transformers import GenerationConfig
 
+        from lingalign.evaluate.rolling import RollingGreedy, supports_rolling
+
+        if rolling is None:
+            rolling = supports_rolling(self.model)
+        if rolling:
+            yield from self._generate_rolling(prompts, max_new_tokens, batch_size, stop, add_special_tokens,
+                                              sort_by_length, RollingGreedy)
+            return
         if sort_by_length:
             batches = length_sorted_batches(self.token_lengths(prompts, add_special_tokens), batch_size)
         else:
@@ -104,6 +119,21 @@ class HFGenerator:
             new_tokens = out[:, encoded["input_ids"].shape[1]:]
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             yield [(i, cut_at_stop(t, stop)) for i, t in zip(batch, texts)]
+
+    def _generate_rolling(self, prompts, max_new_tokens, batch_size, stop, add_special_tokens, sort_by_length,
+                          decoder_class):
+        ids = self.tokenizer(list(prompts), add_special_tokens=add_special_tokens)["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i])) if sort_by_length else list(range(len(ids)))
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
+        decoder = decoder_class(self.model, self.tokenizer, self.eos_ids, pad_id)
+        finished = []
+        for index, tokens in decoder.run(ids, order, max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop):
+            finished.append((index, cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)))
+            if len(finished) >= batch_size:  # hand results over (and to disk) a batch at a time
+                yield finished
+                finished = []
+        if finished:
+            yield finished
 
 
 class VLLMGenerator:

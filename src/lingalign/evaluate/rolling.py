@@ -1,0 +1,158 @@
+"""Greedy decoding with a rolling batch: a finished row leaves at once and waiting prompts take its place.
+
+Why: ``model.generate`` runs a batch until its slowest row ends and keeps computing the rows that
+have already finished. Untuned and lightly tuned models often repeat themselves up to
+``max_new_tokens``, so on FLORES one such row in a batch makes all of it cost the full length.
+Here every decoding step computes only live rows; once half the slots are free, the next prompts in
+the queue (sorted longest first by the caller) are prefilled together and join the batch.
+
+How the batch is kept: rows are right-aligned in one key/value cache (``DynamicCache``) with an
+attention mask marking each row's real positions, like the left padding of ``generate``. A joining
+group is prefilled on its own, then both caches are left-padded with masked zeros to the same length
+and concatenated along the batch. Columns that are padding in every row are cut from the left, so
+the cache stays as long as the longest live row. Position ids count each row's real tokens, so a
+row's keys and queries are the same as if it had been decoded alone (``test_rolling`` checks the
+outputs against ``generate``).
+
+Only models whose cache layers are plain ``DynamicLayer`` (full attention: LLaMA, Qwen, Mistral
+without sliding windows, ...) use this path; :func:`supports_rolling` tells the caller, which falls
+back to ``generate`` otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Iterator, Sequence
+
+import torch
+
+
+def supports_rolling(model) -> bool:
+    """True when the model's forward takes ``logits_to_keep`` and its cache layers are all full-attention."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    if "logits_to_keep" not in inspect.signature(model.forward).parameters:
+        return False
+    try:
+        cache = DynamicCache(config=model.config)
+    except Exception:  # an architecture whose cache DynamicCache cannot describe
+        return False
+    return bool(cache.layers) and all(type(layer) is DynamicLayer for layer in cache.layers)
+
+
+class RollingGreedy:
+    """Greedy decoding of many prompts through a batch of at most ``batch_size`` live rows."""
+
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], pad_id: int):
+        self.model, self.tokenizer = model, tokenizer
+        self.eos_ids, self.pad_id = set(eos_ids), pad_id
+        self.device = next(model.parameters()).device
+        # transformers 5.x renamed the forward's ``past_key_values`` to ``cache``; the cache is updated in place
+        self.cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+    @torch.inference_mode()
+    def run(self, prompt_ids: Sequence[Sequence[int]], order: Sequence[int], *, max_new_tokens: int,
+            batch_size: int, stop: Sequence[str] = ()) -> Iterator[tuple[int, list[int]]]:
+        """Yield ``(prompt index, generated token ids)`` as rows finish.
+
+        The ids end with the end token or the stop string that ended the row, as ``generate``'s do;
+        decoding with ``skip_special_tokens`` drops the end token, the caller cuts the stop string.
+        """
+        queue = list(order)
+        rows: list[tuple[int, list[int], str]] = []  # (prompt index, tokens generated so far, prompt's last chars)
+        cache, mask, last = None, None, None       # last: the newest token of each row, not yet in the cache
+        stop_window = max((len(s) for s in stop if s), default=0) + 16
+        while queue or rows:
+            if queue and len(rows) <= batch_size // 2:
+                group = [queue.pop(0) for _ in range(min(batch_size - len(rows), len(queue)))]
+                new_cache, new_mask, first = self._prefill([prompt_ids[i] for i in group])
+                new_rows = [(i, [int(t)], self._prompt_tail(prompt_ids[i], stop)) for i, t in zip(group, first)]
+                if cache is None:
+                    cache, mask, last, rows = new_cache, new_mask, first, new_rows
+                else:
+                    cache, mask = _join(cache, mask, new_cache, new_mask)
+                    last, rows = torch.cat([last, first]), rows + new_rows
+            else:
+                mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+                positions = (mask.sum(dim=1, keepdim=True) - 1)
+                out = self.model(input_ids=last[:, None], attention_mask=mask, position_ids=positions,
+                                 use_cache=True, logits_to_keep=1, **{self.cache_kwarg: cache})
+                last = out.logits[:, -1].argmax(dim=-1)
+                for (_, tokens, _), token in zip(rows, last.tolist()):
+                    tokens.append(token)
+            keep = []
+            for r, (index, tokens, prompt_tail) in enumerate(rows):
+                if self._finished(tokens, prompt_tail, max_new_tokens, stop, stop_window):
+                    yield index, tokens
+                else:
+                    keep.append(r)
+            if len(keep) < len(rows):
+                rows = [rows[r] for r in keep]
+                if not rows:
+                    cache, mask, last = None, None, None
+                    continue
+                selected = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(selected)
+                mask, last = mask[selected], last[selected]
+                cache, mask = _trim_left(cache, mask)
+
+    def _prefill(self, prompts: list[Sequence[int]]):
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[self.pad_id] * (width - len(p)) + list(p) for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1, **{self.cache_kwarg: cache})
+        return cache, mask, out.logits[:, -1].argmax(dim=-1)
+
+    def _prompt_tail(self, prompt: Sequence[int], stop: Sequence[str]) -> str:
+        """The prompt's last characters that a stop string could start in (``generate`` matches across)."""
+        longest = max((len(s) for s in stop if s), default=1)
+        return self.tokenizer.decode(list(prompt[-longest:]), skip_special_tokens=True)[-(longest - 1):] if longest > 1 else ""
+
+    def _finished(self, tokens: list[int], prompt_tail: str, max_new_tokens: int, stop: Sequence[str],
+                  window: int) -> bool:
+        if tokens[-1] in self.eos_ids or len(tokens) >= max_new_tokens:
+            return True
+        if not stop:
+            return False
+        # a stop string counts when it ends inside the generated text; like ``generate``, it may begin
+        # in the prompt (a response that starts "## " after a prompt ending in "\n#" has started a section)
+        generated = self.tokenizer.decode(tokens[-window:], skip_special_tokens=True)
+        if len(tokens) > window:
+            return any(s and s in generated for s in stop)
+        text = prompt_tail + generated
+        return any(s and s in text[max(0, len(prompt_tail) - len(s) + 1):] for s in stop)
+
+
+def _join(cache, mask, new_cache, new_mask):
+    """Both caches left-padded (masked zeros) to one length and stacked along the batch."""
+    width = max(mask.shape[1], new_mask.shape[1])
+    for layer, new_layer in zip(cache.layers, new_cache.layers):
+        layer.keys = torch.cat([_pad_left(layer.keys, width), _pad_left(new_layer.keys, width)])
+        layer.values = torch.cat([_pad_left(layer.values, width), _pad_left(new_layer.values, width)])
+    return cache, torch.cat([_pad_left(mask, width, dim=1), _pad_left(new_mask, width, dim=1)])
+
+
+def _pad_left(tensor: torch.Tensor, width: int, dim: int = -2) -> torch.Tensor:
+    missing = width - tensor.shape[dim]
+    if missing == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
+
+
+def _trim_left(cache, mask):
+    """Drop the leading columns that are padding in every row."""
+    real = mask.any(dim=0).nonzero()
+    start = int(real[0]) if len(real) else 0
+    if start:
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys[..., start:, :], layer.values[..., start:, :]
+        mask = mask[:, start:]
+    return cache, mask

@@ -69,3 +69,36 @@ def test_dataset_order_without_sorting(generator):
     expected, _ = _run(generator, False, max_new_tokens=6, batch_size=3, sort_by_length=False)
     rolled, _ = _run(generator, True, max_new_tokens=6, batch_size=3, sort_by_length=False)
     assert rolled == expected
+
+
+PASSAGE_A = ("Passage: The river rises in the northern hills, runs through three market towns and the old "
+             "capital, and reaches the sea after four hundred kilometres.\nQuestion: ")
+PASSAGE_B = ("Passage: The library opened in 1850 with two thousand books; a fire in 1901 destroyed half of "
+             "them, and the new building was finished in 1910.\nQuestion: ")
+QA_PROMPTS = [PASSAGE_A + "Where does the river rise?", PASSAGE_B + "When did the library open?",
+              PASSAGE_A + "How long is it?", PASSAGE_B + "What happened in 1901?", "Hi",
+              PASSAGE_A + "What does it run through before it reaches the sea?"]
+
+
+def test_questions_on_one_passage_prefill_it_once_and_answer_as_generate_does(generator):
+    expected = dict(pair for batch in generator.generate(QA_PROMPTS, max_new_tokens=8, batch_size=1, rolling=False)
+                    for pair in batch)
+    rolled = dict(pair for batch in generator.generate(QA_PROMPTS, max_new_tokens=8, batch_size=6, rolling=True)
+                  for pair in batch)
+    assert rolled == expected
+    total = sum(generator.token_lengths(QA_PROMPTS))
+    passage = len(generator.tokenizer(PASSAGE_A)["input_ids"])
+    # each passage is run once, not three (or two) times
+    assert generator.last_decoder.prefill_tokens <= total - passage
+
+
+def test_prefix_runs_keep_passages_apart():
+    from lingalign.evaluate.rolling import prefix_runs
+
+    template = [1] * 20
+    a, b, c = template + [5] * 100, template + [6] * 100, template + [7] * 100
+    prompts = [a + [1], a + [2], a + [3], c, b + [1], b + [2], [9, 9], [8, 8, 8], template + [4]]
+    assert prefix_runs(prompts, 16) == [(0, 3, 120), (3, 4, 0), (4, 6, 120), (6, 9, 0)]
+    assert prefix_runs([template + [i] for i in range(5)], 16) == [(0, 5, 20)]  # one template for all
+    assert prefix_runs([template, template], 16) == [(0, 2, 19)]  # each row keeps a token of its own
+    assert prefix_runs([[1], [2]], 16) == [(0, 2, 0)]

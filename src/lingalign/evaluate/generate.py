@@ -79,6 +79,7 @@ class HFGenerator:
         config_eos = getattr(self.model.generation_config, "eos_token_id", None)
         eos.update(config_eos if isinstance(config_eos, list) else [config_eos] if config_eos is not None else [])
         self.eos_ids = sorted(e for e in eos if e is not None)
+        self.last_decoder = None  # the rolling decoder of the last call (its prefill_tokens count)
 
     def token_lengths(self, prompts: Sequence[str], add_special_tokens: bool = True) -> list[int]:
         return [len(ids) for ids in self.tokenizer(list(prompts), add_special_tokens=add_special_tokens)["input_ids"]]
@@ -87,6 +88,10 @@ class HFGenerator:
                  stop: Sequence[str] = (), add_special_tokens: bool = True,
                  sort_by_length: bool = True, rolling: bool | None = None) -> Iterator[list[tuple[int, str]]]:
         """Yield, batch by batch, ``(index into prompts, prediction)`` pairs.
+
+        ``sort_by_length`` reorders prompts for speed: by length for fixed batches, by token ids for
+        the rolling batch (which brings prompts with a shared prefix together); ``False`` keeps the
+        dataset order.
 
         ``rolling`` (default: whenever the model supports it) decodes with a rolling batch; ``False``
         uses ``model.generate`` on fixed batches.
@@ -97,7 +102,7 @@ class HFGenerator:
 
         if rolling is None:
             rolling = supports_rolling(self.model)
-        if rolling:
+        if rolling:  # prompts sharing a prefix go together; each finished row leaves the batch at once
             yield from self._generate_rolling(prompts, max_new_tokens, batch_size, stop, add_special_tokens,
                                               sort_by_length, RollingGreedy)
             return
@@ -123,9 +128,11 @@ class HFGenerator:
     def _generate_rolling(self, prompts, max_new_tokens, batch_size, stop, add_special_tokens, sort_by_length,
                           decoder_class):
         ids = self.tokenizer(list(prompts), add_special_tokens=add_special_tokens)["input_ids"]
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i])) if sort_by_length else list(range(len(ids)))
+        # token order puts prompts with a common prefix (one passage, one template) next to each other,
+        # so the rolling batch prefills that prefix once
+        order = sorted(range(len(ids)), key=lambda i: ids[i]) if sort_by_length else list(range(len(ids)))
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
-        decoder = decoder_class(self.model, self.tokenizer, self.eos_ids, pad_id)
+        decoder = self.last_decoder = decoder_class(self.model, self.tokenizer, self.eos_ids, pad_id)
         finished = []
         for index, tokens in decoder.run(ids, order, max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop):
             finished.append((index, cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)))

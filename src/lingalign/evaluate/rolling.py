@@ -44,12 +44,14 @@ def supports_rolling(model) -> bool:
 class RollingGreedy:
     """Greedy decoding of many prompts through a batch of at most ``batch_size`` live rows."""
 
-    def __init__(self, model, tokenizer, eos_ids: Sequence[int], pad_id: int):
+    def __init__(self, model, tokenizer, eos_ids: Sequence[int], pad_id: int, min_shared: int = 16):
         self.model, self.tokenizer = model, tokenizer
         self.eos_ids, self.pad_id = set(eos_ids), pad_id
         self.device = next(model.parameters()).device
         # transformers 5.x renamed the forward's ``past_key_values`` to ``cache``; the cache is updated in place
         self.cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self.min_shared = min_shared
+        self.prefill_tokens = 0  # prompt tokens actually run through the model (the bench and tests read it)
 
     @torch.inference_mode()
     def run(self, prompt_ids: Sequence[Sequence[int]], order: Sequence[int], *, max_new_tokens: int,
@@ -98,16 +100,59 @@ class RollingGreedy:
                 cache, mask = _trim_left(cache, mask)
 
     def _prefill(self, prompts: list[Sequence[int]]):
+        """Cache, mask and first generated token of a joining group.
+
+        Neighbours that share a long prefix (XQuAD questions on one passage, or every prompt of a
+        task's template) are prefilled once for the prefix and once per row for the rest.
+        """
+        parts = []
+        for start, end, shared in prefix_runs(prompts, self.min_shared):
+            run = prompts[start:end]
+            parts.append(self._prefill_shared(run, shared) if shared else self._prefill_padded(run))
+        cache, mask, first = parts[0]
+        for part_cache, part_mask, part_first in parts[1:]:
+            cache, mask = _join(cache, mask, part_cache, part_mask)
+            first = torch.cat([first, part_first])
+        return cache, mask, first
+
+    def _forward(self, cache, **inputs):
+        self.prefill_tokens += inputs["input_ids"].numel()
+        return self.model(use_cache=True, **inputs, **{self.cache_kwarg: cache})
+
+    def _prefill_padded(self, prompts: list[Sequence[int]]):
+        """Left-padded, as ``generate`` does."""
+        from transformers import DynamicCache
+
         width = max(len(p) for p in prompts)
         ids = torch.tensor([[self.pad_id] * (width - len(p)) + list(p) for p in prompts], device=self.device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        out = self._forward(cache, input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
+        return cache, mask, out.logits[:, -1].argmax(dim=-1)
+
+    def _prefill_shared(self, prompts: list[Sequence[int]], shared: int):
+        """The first ``shared`` ids once, copied to every row; then the rest, right-padded.
+
+        The padding sits between a row's prompt and its answer; it is masked, and position ids
+        count real tokens only, so the row computes what it would alone.
+        """
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                         logits_to_keep=1, **{self.cache_kwarg: cache})
-        return cache, mask, out.logits[:, -1].argmax(dim=-1)
+        prefix = torch.tensor([list(prompts[0][:shared])], device=self.device)
+        self._forward(cache, input_ids=prefix, position_ids=torch.arange(shared, device=self.device)[None],
+                      logits_to_keep=1)
+        cache.batch_repeat_interleave(len(prompts))
+        rests = [list(p[shared:]) for p in prompts]
+        width = max(len(r) for r in rests)
+        ids = torch.tensor([r + [self.pad_id] * (width - len(r)) for r in rests], device=self.device)
+        rest_mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rests], device=self.device)
+        mask = torch.cat([rest_mask.new_ones(len(rests), shared), rest_mask], dim=1)
+        positions = (shared + torch.arange(width, device=self.device)).expand(len(rests), width)
+        out = self._forward(cache, input_ids=ids, attention_mask=mask, position_ids=positions)
+        ends = torch.tensor([len(r) - 1 for r in rests], device=self.device)
+        return cache, mask, out.logits[torch.arange(len(rests), device=self.device), ends].argmax(dim=-1)
 
     def _prompt_tail(self, prompt: Sequence[int], stop: Sequence[str]) -> str:
         """The prompt's last characters that a stop string could start in (``generate`` matches across)."""
@@ -127,6 +172,40 @@ class RollingGreedy:
             return any(s and s in generated for s in stop)
         text = prompt_tail + generated
         return any(s and s in text[max(0, len(prompt_tail) - len(s) + 1):] for s in stop)
+
+
+def prefix_runs(prompts: Sequence[Sequence[int]], min_shared: int) -> list[tuple[int, int, int]]:
+    """Split ``prompts`` (in order) into runs ``(start, end, shared)`` that prefill a prefix once.
+
+    A run is cut before a prompt whose common prefix with the previous one is under ``min_shared``
+    ids, or under half of a neighbouring pair's: XQuAD questions on one passage share ~400 ids,
+    questions on the next passage only the ~30 of the template, so passages become separate runs
+    instead of one run sharing the template. ``shared`` stays below each prompt's length, so every
+    row has a token of its own to prefill. Single prompts are gathered into runs with ``shared == 0``.
+    """
+    n = len(prompts)
+    lcp = [0] + [_common_prefix(prompts[j - 1], prompts[j]) for j in range(1, n)]
+    starts = [0] + [j for j in range(1, n)
+                    if lcp[j] < min_shared or 2 * lcp[j] < max(lcp[j - 1], lcp[j + 1] if j + 1 < n else 0)]
+    runs: list[tuple[int, int, int]] = []
+    for start, end in zip(starts, starts[1:] + [n]):
+        shared = min([*lcp[start + 1:end], *(len(p) - 1 for p in prompts[start:end])]) if end - start > 1 else 0
+        if shared < min_shared:
+            shared = 0
+        if shared == 0 and runs and runs[-1][2] == 0:
+            runs[-1] = (runs[-1][0], end, 0)
+        else:
+            runs.append((start, end, shared))
+    return runs
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _join(cache, mask, new_cache, new_mask):

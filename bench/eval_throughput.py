@@ -27,10 +27,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def reference_way(model, tokenizer, prompts, max_new_tokens, batch_size=8):
-    """x-LLM inference.py on CPU: dataset order, fixed batches, EOS only, prompt cut by characters."""
+    """x-LLM inference.py on CPU: dataset order, fixed batches, EOS only, prompt cut by characters.
+
+    Also returns the same outputs decoded from the generated ids only, to compare predictions: the
+    character cut garbles an answer whenever decoding does not give the prompt back exactly.
+    """
     import torch
 
-    outputs = []
+    outputs, from_ids = [], []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start:start + batch_size]
         encoded = tokenizer(batch, return_tensors="pt", padding=True)
@@ -39,7 +43,8 @@ def reference_way(model, tokenizer, prompts, max_new_tokens, batch_size=8):
                                  pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
         texts = tokenizer.batch_decode(out, skip_special_tokens=True)
         outputs += [t[len(p):].strip() for t, p in zip(texts, batch)]
-    return outputs
+        from_ids += tokenizer.batch_decode(out[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+    return outputs, from_ids
 
 
 def timed(label, fn, n):
@@ -83,7 +88,7 @@ def main() -> None:
                                               stop=stop, sort_by_length=sort, rolling=rolling) for p in batch]
         return [text for _, text in sorted(pairs)]
 
-    ref_s, ref_out = timed("reference (batch 8, dataset order, fp32, EOS)",
+    ref_s, (ref_out, ref_ids_out) = timed("reference (batch 8, dataset order, fp32, EOS)",
                            lambda: reference_way(ref_model, ref_tok, prompts, args.max_new_tokens), len(prompts))
     if args.ablate:
         timed("  + length-sorted batches of 8", lambda: run_ours(8, True, [], False), len(prompts))
@@ -94,8 +99,10 @@ def main() -> None:
     our_s, our_out = timed(f"lingalign (batch {args.batch_size}, sorted, stops, rolling, {ours.dtype})",
                            run_ours, len(prompts))
     print(f"ratio lingalign / reference: {ref_s / our_s:.2f}x  (target >= 3x)")
-    same = sum(cut_at_stop(r, stops) == o for r, o in zip(ref_out, our_out))
-    print(f"identical predictions (reference cut at the same stop strings): {same}/{len(prompts)}")
+    same = sum(cut_at_stop(r, stops) == o for r, o in zip(ref_ids_out, our_out))
+    garbled = sum(cut_at_stop(r, stops) != cut_at_stop(i, stops) for r, i in zip(ref_out, ref_ids_out))
+    print(f"identical predictions (reference decoded from its generated ids, cut at the same stop strings): "
+          f"{same}/{len(prompts)}; the reference's character cut changed {garbled} of its own")
     prompt_tokens = sum(ours.token_lengths(prompts))
     print(f"prompt tokens: {prompt_tokens}; prefilled by lingalign: {ours.last_decoder.prefill_tokens} "
           f"(shared prefixes run once)" if ours.last_decoder else f"prompt tokens: {prompt_tokens}")

@@ -4,10 +4,13 @@ Why: ``model.generate`` runs a batch until its slowest row ends and keeps comput
 have already finished. Untuned and lightly tuned models often repeat themselves up to
 ``max_new_tokens``, so on FLORES one such row in a batch makes all of it cost the full length.
 Here every decoding step computes only live rows; once half the slots are free, the next prompts in
-the queue (sorted longest first by the caller) are prefilled together and join the batch.
+the queue (in the caller's order: token order, which puts prompts with a shared prefix together) are
+prefilled together and join the batch. A prefix that neighbouring prompts share (an XQuAD passage
+with several questions, a task's template) is prefilled once and copied to their rows.
 
 How the batch is kept: rows are right-aligned in one key/value cache (``DynamicCache``) with an
-attention mask marking each row's real positions, like the left padding of ``generate``. A joining
+attention mask marking each row's real positions, like the left padding of ``generate`` (a row
+prefilled after a shared prefix may also have masked padding between its prompt and its answer). A joining
 group is prefilled on its own, then both caches are left-padded with masked zeros to the same length
 and concatenated along the batch. Columns that are padding in every row are cut from the left, so
 the cache stays as long as the longest live row. Position ids count each row's real tokens, so a
@@ -29,16 +32,17 @@ import torch
 
 def supports_rolling(model) -> bool:
     """True when the model's forward takes ``logits_to_keep`` and its cache layers are all full-attention."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
     if "logits_to_keep" not in inspect.signature(model.forward).parameters:
         return False
     try:
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
         cache = DynamicCache(config=model.config)
-    except Exception:  # an architecture whose cache DynamicCache cannot describe
+    except Exception:  # an older transformers, or an architecture DynamicCache cannot describe
         return False
-    return bool(cache.layers) and all(type(layer) is DynamicLayer for layer in cache.layers)
+    layers = getattr(cache, "layers", None)  # older transformers keep the cache as lists of tensors
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
 class RollingGreedy:

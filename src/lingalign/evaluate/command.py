@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
     results = evaluate(
         model, tasks, args.out, limit=args.limit if args.limit is not None else recipe.limit, data_root=data_root,
         prompt_format=args.prompt_format or recipe.prompt_format,
-        batch_size=args.batch_size or recipe.batch_size or 16, dtype=args.dtype or recipe.dtype or "auto",
+        batch_size=args.batch_size if args.batch_size is not None else (recipe.batch_size or 16), dtype=args.dtype or recipe.dtype or "auto",
         backend=args.backend, split=split, max_new_tokens=args.max_new_tokens, user_sets=user_sets,
         spm_model=args.spm, comet_model=args.comet_model, trust_remote_code=args.trust_remote_code,
     )

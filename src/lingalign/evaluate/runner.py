@@ -119,6 +119,8 @@ def evaluate(
         raise UserError(f"--limit must be at least 1, got {limit}")
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise UserError(f"--max-new-tokens must be at least 1, got {max_new_tokens}")
     task_list = resolve_tasks(tasks, root, split, user_sets or {})
     model_path = resolve_model(model)
     fmt = prompt_format or read_model_prompt_format(model_path) or "alpaca"

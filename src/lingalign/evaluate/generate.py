@@ -2,8 +2,10 @@
 
 Speed on a CPU comes from doing less work, not from tricks:
 
-* prompts are sorted by token length, longest first, so each batch holds prompts of similar length
-  (little padding) and memory peaks in the first batch, where an out-of-memory error shows early;
+* prompts are reordered: for fixed batches by token length, longest first, so each batch holds
+  prompts of similar length (little padding) and memory peaks in the first batch, where an
+  out-of-memory error shows early; for the rolling batch by token ids, so prompts that share a
+  prefix (one XQuAD passage) sit together and the prefix is prefilled once;
 * each sequence stops at its end token or at a stop string of the template (an Alpaca model that
   starts a new "### Instruction:" is done), and leaves the batch at once: on full-attention models
   the batch rolls (``rolling.py``), waiting prompts taking the places of finished ones, so a row
@@ -98,13 +100,13 @@ class HFGenerator:
         """
         from transformers import GenerationConfig
 
-        from lingalign.evaluate.rolling import RollingGreedy, supports_rolling
+        from lingalign.evaluate.rolling import supports_rolling
 
         if rolling is None:
             rolling = supports_rolling(self.model)
         if rolling:  # prompts sharing a prefix go together; each finished row leaves the batch at once
             yield from self._generate_rolling(prompts, max_new_tokens, batch_size, stop, add_special_tokens,
-                                              sort_by_length, RollingGreedy)
+                                              sort_by_length)
             return
         if sort_by_length:
             batches = length_sorted_batches(self.token_lengths(prompts, add_special_tokens), batch_size)
@@ -125,14 +127,15 @@ class HFGenerator:
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             yield [(i, cut_at_stop(t, stop)) for i, t in zip(batch, texts)]
 
-    def _generate_rolling(self, prompts, max_new_tokens, batch_size, stop, add_special_tokens, sort_by_length,
-                          decoder_class):
+    def _generate_rolling(self, prompts, max_new_tokens, batch_size, stop, add_special_tokens, sort_by_length):
+        from lingalign.evaluate.rolling import RollingGreedy
+
         ids = self.tokenizer(list(prompts), add_special_tokens=add_special_tokens)["input_ids"]
         # token order puts prompts with a common prefix (one passage, one template) next to each other,
         # so the rolling batch prefills that prefix once
         order = sorted(range(len(ids)), key=lambda i: ids[i]) if sort_by_length else list(range(len(ids)))
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
-        decoder = self.last_decoder = decoder_class(self.model, self.tokenizer, self.eos_ids, pad_id)
+        decoder = self.last_decoder = RollingGreedy(self.model, self.tokenizer, self.eos_ids, pad_id)
         finished = []
         for index, tokens in decoder.run(ids, order, max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop):
             finished.append((index, cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)))

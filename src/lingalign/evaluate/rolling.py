@@ -25,6 +25,7 @@ back to ``generate`` otherwise.
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from typing import Iterator, Sequence
 
 import torch
@@ -65,13 +66,13 @@ class RollingGreedy:
         The ids end with the end token or the stop string that ended the row, as ``generate``'s do;
         decoding with ``skip_special_tokens`` drops the end token, the caller cuts the stop string.
         """
-        queue = list(order)
+        queue = deque(order)
         rows: list[tuple[int, list[int], str]] = []  # (prompt index, tokens generated so far, prompt's last chars)
         cache, mask, last = None, None, None       # last: the newest token of each row, not yet in the cache
         stop_window = max((len(s) for s in stop if s), default=0) + 16
         while queue or rows:
             if queue and len(rows) <= batch_size // 2:
-                group = [queue.pop(0) for _ in range(min(batch_size - len(rows), len(queue)))]
+                group = [queue.popleft() for _ in range(min(batch_size - len(rows), len(queue)))]
                 new_cache, new_mask, first = self._prefill([prompt_ids[i] for i in group])
                 new_rows = [(i, [int(t)], self._prompt_tail(prompt_ids[i], stop)) for i, t in zip(group, first)]
                 if cache is None:
@@ -160,8 +161,10 @@ class RollingGreedy:
 
     def _prompt_tail(self, prompt: Sequence[int], stop: Sequence[str]) -> str:
         """The prompt's last characters that a stop string could start in (``generate`` matches across)."""
-        longest = max((len(s) for s in stop if s), default=1)
-        return self.tokenizer.decode(list(prompt[-longest:]), skip_special_tokens=True)[-(longest - 1):] if longest > 1 else ""
+        keep = max((len(s) for s in stop if s), default=1) - 1  # a stop string needs one generated char
+        if keep == 0:
+            return ""
+        return self.tokenizer.decode(list(prompt[-(2 * keep + 4):]), skip_special_tokens=True)[-keep:]  # tokens may be part-characters
 
     def _finished(self, tokens: list[int], prompt_tail: str, max_new_tokens: int, stop: Sequence[str],
                   window: int) -> bool:

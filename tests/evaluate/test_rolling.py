@@ -102,3 +102,41 @@ def test_prefix_runs_keep_passages_apart():
     assert prefix_runs([template + [i] for i in range(5)], 16) == [(0, 5, 20)]  # one template for all
     assert prefix_runs([template, template], 16) == [(0, 2, 19)]  # each row keeps a token of its own
     assert prefix_runs([[1], [2]], 16) == [(0, 2, 0)]
+
+
+def test_rolling_order_keeps_passages_together_and_goes_longest_first():
+    from lingalign.evaluate.rolling import rolling_order
+
+    template = [1] * 20
+    a, b = template + [5] * 100, template + [6] * 50
+    prompts = [b + [1], [9, 9], a + [2, 2, 2], b + [2, 2], a + [1], template + [3] * 300, [8] * 5]
+    order = rolling_order(prompts, 16)
+    assert sorted(order) == list(range(len(prompts)))
+    assert order[0] == 5  # the longest prompt first
+    assert order[1:3] == [2, 4] and order[3:5] == [3, 0]  # each passage together, its longest question first
+    assert order[5:] == [6, 1]  # prompts that share nothing, by length
+    # prompts that share only a template (MLQA: no shared passages) are ordered by length alone
+    lengths = [7, 30, 2, 19, 55, 3]
+    assert rolling_order([template + [i] * n for i, n in enumerate(lengths, start=2)], 16) == [4, 1, 3, 0, 5, 2]
+
+
+@pytest.mark.parametrize("budget", [1, 40])
+def test_a_prefill_split_by_its_token_budget_decodes_the_same(generator, budget):
+    from lingalign.evaluate.rolling import RollingGreedy, rolling_order
+
+    expected = dict(pair for batch in generator.generate(QA_PROMPTS, max_new_tokens=8, batch_size=1, rolling=False)
+                    for pair in batch)
+    ids = generator.tokenizer(QA_PROMPTS)["input_ids"]
+    decoder = RollingGreedy(generator.model, generator.tokenizer, generator.eos_ids, generator.eos_ids[0],
+                            prefill_budget=budget)
+    forwards = []
+    real_forward = decoder._forward
+    decoder._forward = lambda cache, **inputs: forwards.append(inputs["input_ids"].shape) or real_forward(cache, **inputs)
+    rolled = {i: generator.tokenizer.decode(t, skip_special_tokens=True)
+              for i, t in decoder.run(ids, rolling_order(ids), max_new_tokens=8, batch_size=6)}
+    assert rolled == expected
+    assert all(rows == 1 or rows * width <= budget for rows, width in forwards)  # a longer row runs alone
+    assert any(rows * width > budget for rows, width in forwards)  # the test has rows longer than the budget
+    unsplit = RollingGreedy(generator.model, generator.tokenizer, generator.eos_ids, generator.eos_ids[0])
+    list(unsplit.run(ids, rolling_order(ids), max_new_tokens=8, batch_size=6))
+    assert unsplit.prefill_tokens <= decoder.prefill_tokens  # splitting repeats shared prefixes, never skips work

@@ -31,6 +31,7 @@ def test_results_shape(fresh, tiny_model_dir):
     assert flores["n"] == 6 and flores["split"] == "devtest"
     assert set(flores["metrics"]) == {"chrf++", "bleu", "answer_lang"}
     assert "tok:zh" in flores["metrics"]["bleu"]["signature"]
+    assert set(flores["copy_source"]) == {"chrf++", "bleu"} and 0 <= flores["copy_source"]["chrf++"] <= 100
     assert flores["metrics"]["answer_lang"]["expected"] == "zh"
     xquad = results["tasks"]["xquad-zh"]
     assert set(xquad["metrics"]) == {"inclusion", "em", "f1", "answer_lang"}
@@ -167,6 +168,7 @@ def test_compare_puts_results_side_by_side(fresh, tiny_model_dir, tmp_path, caps
     assert cli_main(["eval", "--compare", str(out / "results.json"), str(other / "results.json")]) == 0
     text = capsys.readouterr().out
     assert "chrf++" in text and "xquad-zh" in text and out.name in text and "other" in text
+    assert "chrf++ (copy)" in text and "returning the source sentence unchanged" in text
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -50,3 +50,16 @@ def test_models_are_listed_base_first_then_in_recipe_order(run_dir):
     write_json(run_dir / "eval/alpaca-en/results.json", _results("alpaca-en", 5.0, 20.0))
     (run_dir / "recipe.yaml").write_text("models:\n  - {name: coit-zh, data: x}\n  - {name: alpaca-en, data: y}\n")
     assert list(collect(run_dir)["results"]) == ["base", "coit-zh", "alpaca-en"]
+
+
+def test_copy_source_floor_is_a_row_of_the_score_table(run_dir):
+    from lingalign.report.collect import COPY_SOURCE, collect, score_table
+
+    results = _results("coit-zh", 9.5, 85.0)
+    results["tasks"]["flores-en-zh"]["copy_source"] = {"chrf++": 4.9, "bleu": 0.2}
+    write_json(run_dir / "eval/coit-zh/results.json", results)
+    models, columns, values = score_table(collect(run_dir)["results"])
+    assert models[-1] == COPY_SOURCE and values[(COPY_SOURCE, "flores-en-zh", "chrf++")] == 4.9
+    assert (COPY_SOURCE, "flores-en-zh", "bleu") not in values  # no column of its own: only the models' metrics
+    page = write_report(run_dir).read_text()
+    assert "(copy the source)" in page and "+0.9, +23%" in page  # the floor against the base's 4.0

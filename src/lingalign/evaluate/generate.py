@@ -4,8 +4,8 @@ Speed on a CPU comes from doing less work, not from tricks:
 
 * prompts are reordered: for fixed batches by token length, longest first, so each batch holds
   prompts of similar length (little padding) and memory peaks in the first batch, where an
-  out-of-memory error shows early; for the rolling batch by token ids, so prompts that share a
-  prefix (one XQuAD passage) sit together and the prefix is prefilled once;
+  out-of-memory error shows early; for the rolling batch by shared prefix, then length, so prompts
+  that share a prefix (one XQuAD passage) sit together and the prefix is prefilled once;
 * each sequence stops at its end token or at a stop string of the template (an Alpaca model that
   starts a new "### Instruction:" is done), and leaves the batch at once: on full-attention models
   the batch rolls (``rolling.py``), waiting prompts taking the places of finished ones, so a row
@@ -91,9 +91,9 @@ class HFGenerator:
                  sort_by_length: bool = True, rolling: bool | None = None) -> Iterator[list[tuple[int, str]]]:
         """Yield, batch by batch, ``(index into prompts, prediction)`` pairs.
 
-        ``sort_by_length`` reorders prompts for speed: by length for fixed batches, by token ids for
-        the rolling batch (which brings prompts with a shared prefix together); ``False`` keeps the
-        dataset order.
+        ``sort_by_length`` reorders prompts for speed: by length for fixed batches; for the rolling
+        batch by shared prefix, then length (:func:`~lingalign.evaluate.rolling.rolling_order`);
+        ``False`` keeps the dataset order.
 
         ``rolling`` (default: whenever the model supports it) decodes with a rolling batch; ``False``
         uses ``model.generate`` on fixed batches.
@@ -128,12 +128,10 @@ class HFGenerator:
             yield [(i, cut_at_stop(t, stop)) for i, t in zip(batch, texts)]
 
     def _generate_rolling(self, prompts, max_new_tokens, batch_size, stop, add_special_tokens, sort_by_length):
-        from lingalign.evaluate.rolling import RollingGreedy
+        from lingalign.evaluate.rolling import RollingGreedy, rolling_order
 
         ids = self.tokenizer(list(prompts), add_special_tokens=add_special_tokens)["input_ids"]
-        # token order puts prompts with a common prefix (one passage, one template) next to each other,
-        # so the rolling batch prefills that prefix once
-        order = sorted(range(len(ids)), key=lambda i: ids[i]) if sort_by_length else list(range(len(ids)))
+        order = rolling_order(ids) if sort_by_length else list(range(len(ids)))
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
         decoder = self.last_decoder = RollingGreedy(self.model, self.tokenizer, self.eos_ids, pad_id)
         finished = []

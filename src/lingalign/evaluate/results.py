@@ -51,6 +51,9 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     for name, entry in sorted(results.get("tasks", {}).items()):
         values = entry.get("metrics", {})
         rows.append([name, str(entry.get("n", "")), *(_fmt(values.get(m, {}).get("value")) for m in metrics)])
+        if entry.get("copy_source"):
+            floor = entry["copy_source"]
+            rows.append([f"{name} (copy the source)", "", *(_fmt(floor.get(m)) for m in metrics)])
     return ["task", "n", *metrics], rows
 
 
@@ -67,7 +70,7 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
         loaded.append(data)
     labels = [_label(Path(f), d) for f, d in zip(files, loaded)]
     tasks = sorted({t for d in loaded for t in d["tasks"]})
-    rows, notes = [], []
+    rows, notes, copy_note = [], [], False
     for task in tasks:
         for metric in _metric_names([{"tasks": {task: d["tasks"].get(task, {})}} for d in loaded]):
             cells = [d["tasks"].get(task, {}).get("metrics", {}).get(metric) for d in loaded]
@@ -78,6 +81,12 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
             ns = {d["tasks"].get(task, {}).get("n") for d in loaded} - {None}
             rows.append([task + mark, metric, "/".join(map(str, sorted(ns))),
                          *(_fmt(c.get("value") if c else None) for c in cells)])
+            floors = [d["tasks"].get(task, {}).get("copy_source", {}).get(metric) for d in loaded]
+            if any(f is not None for f in floors):  # the same sources and references give the same floor
+                rows.append([task, f"{metric} (copy)", "", *map(_fmt, floors)])
+                copy_note = True
+    if copy_note:
+        notes.append("(copy): what returning the source sentence unchanged scores, the floor a translation should clear")
     formats = {d.get("prompt_format") for d in loaded}
     if len(formats) > 1:
         notes.append(f"prompt formats differ across files: {', '.join(sorted(map(str, formats)))}")

@@ -20,6 +20,17 @@ def answer_language(predictions: list[str], expected: str) -> dict:
     return {"value": round(100 * share_in_language(predictions, expected), 4), "expected": expected}
 
 
+def copy_source_floor(sources: list[str], references: list[str], lang: str, spm_path: Path | None) -> dict:
+    """What a model that copies the source unchanged would score (chrF++, BLEU, spBLEU).
+
+    A small or briefly tuned model can score *below* this: a Latin-script target such as Vietnamese
+    shares names, numbers and loanwords with its English source (copying FLORES en->vi scores about
+    13 chrF++), so a chrF++ gain over another model means little until both are above the floor."""
+    from lingalign.evaluate.mt_metrics import score_translation
+
+    return {name: m["value"] for name, m in score_translation(sources, references, lang, spm_path).items()}
+
+
 def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None, comet_model=None) -> dict:
     entry = {"n": len(records), "kind": task.kind, "lang": task.lang, "files": [p.name for p in task.files]}
     if task.split:
@@ -44,9 +55,12 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
         refs = [r[0] for r in references]
         metrics = score_translation(predictions, refs, task.lang, spm_path)
         entry["src_lang"] = task.src_lang
+        by_id = {e.id: e.source for e in task.examples}
+        sources = [by_id.get(r["id"], "") for r in records]
+        if all(sources):  # a task read back without its source sentences has no floor
+            entry["copy_source"] = copy_source_floor(sources, refs, task.lang, spm_path)
         if comet_model:
-            by_id = {e.id: e.source for e in task.examples}
-            comet = score_comet([by_id[r["id"]] for r in records], predictions, refs, comet_model)
+            comet = score_comet(sources, predictions, refs, comet_model)
             if comet is not None:
                 metrics["comet"] = comet
             else:

@@ -84,6 +84,9 @@ def collect(run_dir: str | Path) -> dict:
     return found
 
 
+COPY_SOURCE = "(copy the source)"  # score_table's row for a system that returns its input unchanged
+
+
 def score_table(results: dict[str, dict]) -> tuple[list[str], list[tuple[str, str]], dict]:
     """Rows = models, columns = (task, metric); values are the stored percentages.
 
@@ -101,4 +104,9 @@ def score_table(results: dict[str, dict]) -> tuple[list[str], list[tuple[str, st
                 if (task, metric) not in columns:
                     columns.append((task, metric))
                 values[(model, task, metric)] = float(value)
+    floors = {(task, metric): value for data in results.values() for task, entry in (data.get("tasks") or {}).items()
+              for metric, value in (entry.get("copy_source") or {}).items() if (task, metric) in columns}
+    if floors:  # translation tasks: the score of copying the source, the floor a model should clear
+        models.append(COPY_SOURCE)
+        values.update({(COPY_SOURCE, task, metric): float(v) for (task, metric), v in floors.items()})
     return models, columns, values

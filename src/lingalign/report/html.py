@@ -7,7 +7,7 @@ import html
 import json
 
 from lingalign.report import charts
-from lingalign.report.collect import score_table
+from lingalign.report.collect import COPY_SOURCE, score_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -56,6 +56,9 @@ def _score_section(results: dict) -> str:
             cells.append(f"<td>{value:.1f}{delta}</td>")
         rows.append(f"<tr><td class=name>{_e(model)}</td>{''.join(cells)}</tr>")
     note = f"Differences are against <b>{_e(base)}</b> (absolute points, then relative %)." if base else ""
+    if COPY_SOURCE in models:
+        note += (f" The row <b>{_e(COPY_SOURCE)}</b> scores each translation task's source sentences as if they"
+                 " were the output: a model below it has not yet learned to translate.")
     tasks = list(dict.fromkeys(t for t, _ in columns))
     images = "".join(
         f'<img alt="{_e(t)}" src="{charts.task_bars(t, [m for tt, m in columns if tt == t], models, values)}">'

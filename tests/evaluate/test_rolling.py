@@ -115,6 +115,9 @@ def test_rolling_order_keeps_passages_together_and_goes_longest_first():
     assert order[0] == 5  # the longest prompt first
     assert order[1:3] == [2, 4] and order[3:5] == [3, 0]  # each passage together, its longest question first
     assert order[5:] == [6, 1]  # prompts that share nothing, by length
+    # with a template common to all prompts, passages still bind their questions, the template alone does not
+    shared_template = [b + [1], a + [2, 2, 2], b + [2, 2], a + [1], template + [3] * 300, template + [4] * 10]
+    assert rolling_order(shared_template, 16) == [4, 1, 3, 2, 0, 5]
     # prompts that share only a template (MLQA: no shared passages) are ordered by length alone
     lengths = [7, 30, 2, 19, 55, 3]
     assert rolling_order([template + [i] * n for i, n in enumerate(lengths, start=2)], 16) == [4, 1, 3, 0, 5, 2]

@@ -216,16 +216,22 @@ def rolling_order(prompt_ids: Sequence[Sequence[int]], min_shared: int = 16) -> 
 
     Token order brings prompts with a common prefix next to each other (an XQuAD passage and its
     questions), so the prefix is prefilled once. Those groups, and the prompts within each, then go
-    longest first, so a joining group holds prompts of similar length and little padding is prefilled:
-    MLQA, whose passages are not shared, pads its first 200 zh prompts to 150k tokens instead of
-    317k in token order. Longest first also makes an out-of-memory error show at the start.
+    longest first, so a joining group holds prompts of similar length and little padding is prefilled
+    (MLQA-zh, whose passages are not shared: 94k tokens for its first 200 prompts against 176k in
+    token order; ``bench/eval_order.py``). Longest first also makes an out-of-memory error show at
+    the start.
     """
     by_ids = sorted(range(len(prompt_ids)), key=lambda i: prompt_ids[i])
+    in_order = [prompt_ids[i] for i in by_ids]
+    # what every prompt shares (the template and a task's fixed instruction) does not bind a group:
+    # only a longer common prefix, such as a passage, does
+    everyone = min((_common_prefix(a, b) for a, b in zip(in_order, in_order[1:])), default=0)
     length = lambda i: len(prompt_ids[i])  # noqa: E731
     units: list[list[int]] = []
-    for start, end, shared in prefix_runs([prompt_ids[i] for i in by_ids], min_shared):
+    for start, end, shared in prefix_runs(in_order, min_shared):
         members = by_ids[start:end]
-        units += [sorted(members, key=length, reverse=True)] if shared else [[i] for i in members]
+        bound = shared - everyone >= min_shared
+        units += [sorted(members, key=length, reverse=True)] if bound else [[i] for i in members]
     units.sort(key=lambda unit: length(unit[0]), reverse=True)
     return [i for unit in units for i in unit]
 

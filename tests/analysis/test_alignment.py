@@ -29,6 +29,15 @@ def test_retrieval_by_hand():
     assert retrieval_accuracy(sim.T) == pytest.approx(1.0)
 
 
+def test_retrieval_interval_is_wilsons():
+    from lingalign.analysis.alignment import retrieval_interval
+
+    low, high = retrieval_interval(0.09, 200)  # 18 of 200: Wilson 95% is [5.8%, 13.8%]
+    assert (round(100 * low, 1), round(100 * high, 1)) == (5.8, 13.8)
+    low, high = retrieval_interval(0.0, 50)
+    assert low == 0.0 and 0.05 < high < 0.1  # none found still bounds the accuracy above
+
+
 def test_retrieval_is_perfect_when_the_translation_is_the_sentence_itself():
     vectors = torch.randn(50, 16, generator=torch.Generator().manual_seed(0))
     metrics = layer_metrics(vectors, vectors.clone(), cka=True)

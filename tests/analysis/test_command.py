@@ -46,6 +46,10 @@ def test_align_writes_every_number_plots_and_manifest(tiny_model_dir, tmp_path):
     rows = list(csv.DictReader((out / "alignment.csv").open(encoding="utf-8")))
     assert len(rows) == 2 * 3 and rows[0]["model"] == "tiny"
     assert float(rows[0]["cos_gap"]) == pytest.approx(entry["results"][rows[0]["lang"]]["cos_gap"][0], abs=1e-6)
+    for row in rows:  # every retrieval accuracy comes with an interval around it
+        for metric in ("retrieval_en_x", "retrieval_x_en"):
+            low, value, high = (float(row[f"{metric}_low"]), float(row[metric]), float(row[f"{metric}_high"]))
+            assert 0 <= low <= value <= high <= 1 and high - low > 0.1  # 12 sentences: a wide interval
     for metric in report["metrics"] + ["overview"]:
         assert (out / f"{metric}.png").read_bytes()[:8] == PNG
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))

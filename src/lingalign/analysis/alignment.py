@@ -7,7 +7,7 @@ first). They are a few lines of linear algebra each, kept small so they can be c
   n(n-1) non-translation pairs. Hidden states of LLMs share a large common direction, so both are
   high; their difference ``cos_gap`` is what shows alignment.
 * ``retrieval_en_x`` / ``retrieval_x_en``: top-1 accuracy of finding the translation among all n
-  candidates by cosine (chance = 1/n).
+  candidates by cosine (chance = 1/n), with a Wilson 95% interval (:func:`retrieval_interval`).
 * ``cka``: linear centred kernel alignment (Kornblith et al., 2019) between the two sets; 1 means
   the two languages' representations are the same up to rotation and scale.
 
@@ -52,6 +52,14 @@ def retrieval_accuracy(sim: torch.Tensor) -> float:
     """Share of rows whose most similar column is their own translation (row i -> column i)."""
     best = sim.argmax(dim=1)
     return float((best == torch.arange(sim.shape[0])).double().mean())
+
+
+def retrieval_interval(accuracy: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson interval of a top-1 retrieval accuracy over ``n`` sentences (a binomial share)."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(round(accuracy * n), n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:

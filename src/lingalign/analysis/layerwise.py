@@ -131,16 +131,30 @@ def _best_layers(models: list[dict]) -> dict:
     return best
 
 
+RETRIEVAL = ("retrieval_en_x", "retrieval_x_en")
+
+
+def _intervals(results: dict, n: int) -> dict:
+    """Wilson 95% intervals of the retrieval accuracies: ``{lang: {metric: [[low, high] per layer]}}``."""
+    from lingalign.analysis.alignment import retrieval_interval
+
+    return {lang: {m: [list(retrieval_interval(v, n)) for v in metrics[m]] for m in RETRIEVAL}
+            for lang, metrics in results.items()}
+
+
 def write_csv(path: Path, report: dict) -> None:
-    """One row per model, language and layer; one column per metric."""
+    """One row per model, language and layer; one column per metric, then the retrieval intervals."""
     metrics = report["metrics"]
+    bounds = [f"{m}_{end}" for m in RETRIEVAL for end in ("low", "high")]
     with atomic_open(path) as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["model", "lang", "layer", *metrics])
+        writer.writerow(["model", "lang", "layer", *metrics, *bounds])
         for entry in report["models"]:
             for lang, values in entry["results"].items():
+                ci = entry["intervals"][lang]
                 for layer in range(len(values[metrics[0]])):
-                    writer.writerow([entry["label"], lang, layer, *(f"{values[m][layer]:.6f}" for m in metrics)])
+                    writer.writerow([entry["label"], lang, layer, *(f"{values[m][layer]:.6f}" for m in metrics),
+                                     *(f"{ci[m][layer][k]:.6f}" for m in RETRIEVAL for k in (0, 1))])
 
 
 def align(
@@ -189,7 +203,8 @@ def align(
         key = hash_obj({"model": identities[label], "data": data_info["fingerprint"], **pool_settings})
         pooled = _cached_pool(out / "vectors" / f"{label}.pt", key, label, name, sentences, settings)
         info = {k: pooled[k] for k in ("label", "model", "num_layers", "hidden_size", "seconds")}
-        measured.append({**info, "results": _metrics(pooled, cka, center)})
+        results = _metrics(pooled, cka, center)
+        measured.append({**info, "results": results, "intervals": _intervals(results, sentences.size)})
         del pooled
 
     metrics = list(next(iter(measured[0]["results"].values())))

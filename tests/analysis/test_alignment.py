@@ -76,3 +76,33 @@ def test_centering_removes_a_shared_offset_that_hides_the_pairs():
     assert raw["cos_mismatched"] > 0.99 and raw["cos_gap"] < 0.01
     assert centred["retrieval_en_x"] == 1.0 and centred["cos_gap"] > 0.5
     assert abs(centred["cos_mismatched"]) < 0.1
+
+
+def test_paired_difference_counts_the_sentences_only_one_model_gets():
+    from scipy.stats import binomtest
+
+    from lingalign.analysis.alignment import paired_difference
+
+    reference = [True] * 10 + [False] * 90
+    model = [True] * 10 + [True] * 14 + [False] * 76  # the same ten, plus fourteen more
+    result = paired_difference(model, reference)
+    assert result["delta"] == pytest.approx(0.14)
+    assert (result["only_model"], result["only_reference"]) == (14, 0)
+    assert result["p"] == pytest.approx(binomtest(14, 14, 0.5).pvalue)  # 2 * 0.5**14
+    assert 0 < result["low"] < 0.14 < result["high"] < 0.3
+    flipped = paired_difference(reference, model)
+    assert flipped["delta"] == pytest.approx(-0.14) and flipped["p"] == result["p"]
+
+
+def test_paired_difference_of_equal_accuracies_by_different_sentences_is_not_significant():
+    from lingalign.analysis.alignment import paired_difference
+
+    model = [True, False] * 50
+    reference = [False, True] * 50  # same accuracy, disjoint sentences: delta 0, p = 1
+    result = paired_difference(model, reference)
+    assert result["delta"] == 0.0 and result["p"] == pytest.approx(1.0)
+    assert result["low"] < 0 < result["high"]
+    same = paired_difference(model, model)
+    assert same == {"delta": 0.0, "low": 0.0, "high": 0.0, "only_model": 0, "only_reference": 0, "p": 1.0}
+    with pytest.raises(ValueError, match="same sentences"):
+        paired_difference(model, model[:-1])

@@ -79,6 +79,37 @@ def test_shuffled_pairs_retrieve_at_chance(tiny_model_dir, self_translation, tmp
         assert max(results[metric]) <= (fixed_points + 3) / 100, metric
 
 
+def test_models_are_compared_sentence_by_sentence_with_the_first(tiny_model_dir, tmp_path, capsys):
+    """Same model twice: every difference is exactly zero. Against a model that retrieves every
+    sentence, the reference loses exactly its misses (the hits are the ones alignment.csv counts)."""
+    out = tmp_path / "paired"
+    assert main(["analyze", "align", "--model", f"ref={tiny_model_dir},again={tiny_model_dir}", "--langs", "en,zh",
+                 "--limit", "40", "-o", str(out)]) == 0
+    report = json.loads((out / "alignment.json").read_text(encoding="utf-8"))
+    assert [(c["model"], c["reference"], c["metric"]) for c in report["paired"]] == [
+        ("again", "ref", "retrieval_en_x"), ("again", "ref", "retrieval_x_en")]
+    for comparison in report["paired"]:
+        assert len(comparison["layers"]) == 3
+        assert all(row["delta"] == 0.0 and row["p"] == 1.0 and row["only_model"] == 0 for row in comparison["layers"])
+        best = report["best_layer"]["ref"]["zh"][comparison["metric"]]["layer"]
+        assert comparison["at_reference_best"]["layer"] == best
+    rows = list(csv.DictReader((out / "paired.csv").open(encoding="utf-8")))
+    assert len(rows) == 2 * 3 and {r["model"] for r in rows} == {"again"}
+    assert "again - ref en-zh retrieval_en_x @ layer" in capsys.readouterr().out
+    assert "paired.csv" in json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+
+    from lingalign.analysis.alignment import paired_difference, retrieval_hits, similarity
+    from lingalign.analysis.layerwise import _hits
+
+    vectors = torch.load(out / "vectors" / "ref.pt")["vectors"]
+    hits = _hits({"vectors": vectors}, center=False)["zh"]["retrieval_en_x"]
+    assert hits.mean(axis=1).tolist() == pytest.approx(report["models"][0]["results"]["zh"]["retrieval_en_x"])
+    perfect = [True] * 40
+    gain = paired_difference(perfect, hits[1])
+    assert gain["delta"] == pytest.approx(1 - hits[1].mean()) and gain["only_reference"] == 0
+    assert hits[1].tolist() == retrieval_hits(similarity(vectors["en"][1], vectors["zh"][1])).tolist()
+
+
 def test_second_run_reuses_finished_work(tiny_model_dir, tmp_path, monkeypatch):
     args = ["analyze", "align", "--model", f"a={tiny_model_dir}", "--langs", "en,zh", "--limit", "6", "-o", str(tmp_path)]
     assert main(args) == 0

@@ -11,6 +11,10 @@ first). They are a few lines of linear algebra each, kept small so they can be c
 * ``cka``: linear centred kernel alignment (Kornblith et al., 2019) between the two sets; 1 means
   the two languages' representations are the same up to rotation and scale.
 
+Two models measured on the same sentences are compared sentence by sentence
+(:func:`paired_difference`): which sentences each one retrieves, an exact McNemar test on the
+sentences only one of them gets, and a bootstrap interval of the difference.
+
 ``center=True`` first subtracts each language's mean vector (per layer). Middle layers of LLMs carry
 a few huge "massive activation" dimensions shared by every sentence, which push all raw cosines
 towards 1 and retrieval towards chance; centring removes that common part and the language's own
@@ -19,6 +23,7 @@ offset, leaving what distinguishes sentences. CKA centres by definition and is u
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 METRICS = ("cos_matched", "cos_mismatched", "cos_gap", "retrieval_en_x", "retrieval_x_en", "cka")
@@ -48,10 +53,21 @@ def pair_cosines(sim: torch.Tensor) -> tuple[float, float]:
     return float(matched / n), float(mismatched)
 
 
+def similarity(english: torch.Tensor, other: torch.Tensor, center: bool = False) -> torch.Tensor:
+    """The ``[n, n]`` cosine matrix of one layer, after removing each language's mean if ``center``."""
+    if center:
+        english, other = english - english.mean(dim=0), other - other.mean(dim=0)
+    return cosine_matrix(english, other)
+
+
+def retrieval_hits(sim: torch.Tensor) -> torch.Tensor:
+    """Per row, whether its most similar column is its own translation (row i -> column i)."""
+    return sim.argmax(dim=1) == torch.arange(sim.shape[0])
+
+
 def retrieval_accuracy(sim: torch.Tensor) -> float:
-    """Share of rows whose most similar column is their own translation (row i -> column i)."""
-    best = sim.argmax(dim=1)
-    return float((best == torch.arange(sim.shape[0])).double().mean())
+    """Share of rows whose most similar column is their own translation."""
+    return float(retrieval_hits(sim).double().mean())
 
 
 def retrieval_interval(accuracy: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -60,6 +76,38 @@ def retrieval_interval(accuracy: float, n: int, confidence: float = 0.95) -> tup
 
     interval = binomtest(round(accuracy * n), n).proportion_ci(confidence_level=confidence, method="wilson")
     return float(interval.low), float(interval.high)
+
+
+def paired_difference(hits, reference_hits, *, resamples: int = 1000, seed: int = 0,
+                      confidence: float = 0.95) -> dict:
+    """Retrieval accuracy of one model minus a reference model's, on the same sentences.
+
+    Two accuracies measured on the same 200 sentences are strongly correlated, so their separate
+    Wilson intervals overlap even when one model is reliably better. Pairing uses that: the exact
+    McNemar test asks whether the sentences only the model retrieves outnumber those only the
+    reference retrieves more than chance allows, and the percentile bootstrap (scipy) resamples
+    sentences, each keeping its two hit/miss outcomes, like ``eval --compare`` does for tasks.
+    """
+    from scipy.stats import binomtest, bootstrap
+
+    model = np.asarray(hits, dtype=bool)
+    reference = np.asarray(reference_hits, dtype=bool)
+    if model.shape != reference.shape:
+        raise ValueError(f"paired_difference needs hits on the same sentences, got {model.shape} and {reference.shape}")
+    only_model = int((model & ~reference).sum())
+    only_reference = int((reference & ~model).sum())
+    discordant = only_model + only_reference
+    diff = model.astype(float) - reference.astype(float)
+    if discordant == 0:
+        low = high = 0.0
+        p_value = 1.0
+    else:
+        interval = bootstrap((diff,), np.mean, n_resamples=resamples, confidence_level=confidence,
+                             method="percentile", vectorized=True, rng=np.random.default_rng(seed)).confidence_interval
+        low, high = float(interval.low), float(interval.high)
+        p_value = float(binomtest(only_model, discordant, 0.5).pvalue)
+    return {"delta": float(diff.mean()), "low": low, "high": high, "only_model": only_model,
+            "only_reference": only_reference, "p": p_value}
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -73,9 +121,7 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
 def layer_metrics(english: torch.Tensor, other: torch.Tensor, *, cka: bool = False,
                   center: bool = False) -> dict[str, float]:
     """All metrics for one layer; ``english[i]`` and ``other[i]`` are translations."""
-    if center:
-        english, other = english - english.mean(dim=0), other - other.mean(dim=0)
-    sim = cosine_matrix(english, other)
+    sim = similarity(english, other, center)
     matched, mismatched = pair_cosines(sim)
     result = {
         "cos_matched": matched,

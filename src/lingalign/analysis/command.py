@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            description="Per layer, compare the mean hidden state of parallel sentences "
                                        "(English vs each other language).")
     align.add_argument("--model", action="append", required=True, metavar="MODEL[,MODEL...]",
-                       help="model name, folder or adapter; label=path to name it; repeat or comma-separate")
+                       help="model name, folder or adapter; label=path to name it; repeat or comma-separate. "
+                            "Every model is compared sentence by sentence with the first (paired.csv)")
     align.add_argument("--langs", required=True, help="comma-separated languages, English is the pivot (e.g. en,zh,vi)")
     align.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     align.add_argument("--data", help="bitext: a folder of <code>.* files or a Moses-style prefix (corpus.en-zh)")
@@ -89,4 +90,9 @@ def summary(report: dict) -> str:
             parts = [f"{metric} {best[metric]['value']:.3f} @ layer {best[metric]['layer']}"
                      for metric in ("retrieval_en_x", "retrieval_x_en", "cos_gap") if metric in best]
             lines.append(f"{label} en-{lang}: best " + "; ".join(parts))
+    for item in report.get("paired", []):
+        at = item["at_reference_best"]
+        lines.append(f"{item['model']} - {item['reference']} en-{item['lang']} {item['metric']} @ layer {at['layer']} "
+                     f"({item['reference']}'s best): {100 * at['delta']:+.1f} [{100 * at['low']:+.1f}, "
+                     f"{100 * at['high']:+.1f}] points, p = {at['p']:.3f}")
     return "\n".join(lines)

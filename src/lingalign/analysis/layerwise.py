@@ -118,6 +118,45 @@ def _metrics(pooled: dict, cka: bool, center: bool) -> dict:
     return per_lang
 
 
+def _hits(pooled: dict, center: bool) -> dict:
+    """Which sentences each layer retrieves: ``{lang: {metric: bool array [layers, n]}}``."""
+    import numpy as np
+
+    from lingalign.analysis.alignment import retrieval_hits, similarity
+
+    vectors = pooled["vectors"]
+    hits = {}
+    for lang in vectors:
+        if lang == PIVOT:
+            continue
+        sims = [similarity(vectors[PIVOT][i], vectors[lang][i], center) for i in range(vectors[lang].shape[0])]
+        hits[lang] = {"retrieval_en_x": np.stack([retrieval_hits(sim).numpy() for sim in sims]),
+                      "retrieval_x_en": np.stack([retrieval_hits(sim.T).numpy() for sim in sims])}
+    return hits
+
+
+def _paired(hits: dict, best: dict) -> list[dict]:
+    """Every model against the first (the reference), per language, retrieval direction and layer.
+
+    ``at_reference_best`` picks the layer where the *reference* peaks, a choice made without looking
+    at the differences, so its p-value is not inflated by picking the best of 31 layers.
+    """
+    from lingalign.analysis.alignment import paired_difference
+
+    labels = list(hits)
+    reference = labels[0]
+    comparisons = []
+    for label in labels[1:]:
+        for lang, per_metric in hits[label].items():
+            for metric in RETRIEVAL:
+                model_hits, reference_hits = per_metric[metric], hits[reference][lang][metric]
+                layers = [paired_difference(model_hits[i], reference_hits[i]) for i in range(len(model_hits))]
+                chosen = best[reference][lang][metric]["layer"]
+                comparisons.append({"model": label, "reference": reference, "lang": lang, "metric": metric,
+                                    "layers": layers, "at_reference_best": {"layer": chosen, **layers[chosen]}})
+    return comparisons
+
+
 def _best_layers(models: list[dict]) -> dict:
     """For every model, language and metric (except mismatched cosine): the layer with the highest value."""
     best = {}
@@ -157,6 +196,18 @@ def write_csv(path: Path, report: dict) -> None:
                                      *(f"{ci[m][layer][k]:.6f}" for m in RETRIEVAL for k in (0, 1))])
 
 
+def write_paired_csv(path: Path, comparisons: list[dict]) -> None:
+    """One row per compared model, language, retrieval direction and layer."""
+    fields = ("delta", "low", "high", "only_model", "only_reference", "p")
+    with atomic_open(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["model", "reference", "lang", "metric", "layer", *fields])
+        for item in comparisons:
+            for layer, row in enumerate(item["layers"]):
+                writer.writerow([item["model"], item["reference"], item["lang"], item["metric"], layer,
+                                 *(f"{row[f]:.6f}" if isinstance(row[f], float) else row[f] for f in fields)])
+
+
 def align(
     models: list[str] | list[tuple[str, str]],
     langs: list[str],
@@ -191,36 +242,41 @@ def align(
                 "center": center, "keep_first": keep_first}
     data_info = {"files": sentences.files, "fingerprint": sentences.fingerprint(), "n_sentences": sentences.size}
     identities = {label: _model_identity(name) for label, name in model_list}
-    fingerprint = hash_obj({"models": identities, "data": data_info["fingerprint"], "langs": langs,
+    fingerprint = hash_obj({"format": 2, "models": identities, "data": data_info["fingerprint"], "langs": langs,
                             **{k: v for k, v in settings.items() if k != "batch_size"}})
     if is_complete(out, fingerprint):
         log.info("%s is up to date (same models, data and settings); nothing to do", out)
         return read_json(out / "alignment.json")
 
-    measured = []
+    measured, hits = [], {}
     pool_settings = {k: settings[k] for k in ("template", "max_length", "dtype", "keep_first")}
     for label, name in model_list:
         key = hash_obj({"model": identities[label], "data": data_info["fingerprint"], **pool_settings})
         pooled = _cached_pool(out / "vectors" / f"{label}.pt", key, label, name, sentences, settings)
         info = {k: pooled[k] for k in ("label", "model", "num_layers", "hidden_size", "seconds")}
         results = _metrics(pooled, cka, center)
+        hits[label] = _hits(pooled, center)
         measured.append({**info, "results": results, "intervals": _intervals(results, sentences.size)})
         del pooled
 
     metrics = list(next(iter(measured[0]["results"].values())))
+    best = _best_layers(measured)
+    paired = _paired(hits, best) if len(measured) > 1 else []
     report = {
         "langs": langs, "pivot": PIVOT, "template": template, "center": center, "keep_first_token": keep_first, "max_length": max_length,
         "dtype": dtype,
         "n_sentences": sentences.size, "chance_retrieval": 1 / sentences.size, "data": data_info,
-        "metrics": metrics, "models": measured, "best_layer": _best_layers(measured), "versions": versions(),
+        "metrics": metrics, "models": measured, "best_layer": best, "paired": paired, "versions": versions(),
     }
     write_json(out / "alignment.json", report)
     write_csv(out / "alignment.csv", report)
+    if paired:
+        write_paired_csv(out / "paired.csv", paired)
     images = plot_alignment(report, out)
     write_manifest(out, stage="analyze-align", fingerprint=fingerprint,
                    inputs={**sentences.files, **{label: identities[label]["path"] for label, _ in model_list}},
                    config={"models": [f"{label}={name}" for label, name in model_list], "langs": langs, **settings,
                            "data": data, "data_root": data_root, "split": split, "limit": limit},
                    counts={"models": len(model_list), "languages": len(langs), "sentences": sentences.size},
-                   outputs=["alignment.json", "alignment.csv", *[p.name for p in images]])
+                   outputs=["alignment.json", "alignment.csv", *(["paired.csv"] if paired else []), *[p.name for p in images]])
     return report

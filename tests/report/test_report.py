@@ -62,4 +62,16 @@ def test_copy_source_floor_is_a_row_of_the_score_table(run_dir):
     assert models[-1] == COPY_SOURCE and values[(COPY_SOURCE, "flores-en-zh", "chrf++")] == 4.9
     assert (COPY_SOURCE, "flores-en-zh", "bleu") not in values  # no column of its own: only the models' metrics
     page = write_report(run_dir).read_text()
-    assert "(copy the source)" in page and "+0.9, +23%" in page  # the floor against the base's 4.0
+    copy_row = page[page.index("<td class=name>(copy the source)</td>"):].split("</tr>")[0]
+    assert "<td>4.9</td>" in copy_row and "%" not in copy_row  # a floor, not a system: no delta from the base
+
+
+def test_each_task_has_its_own_table_with_only_the_models_scored_on_it(run_dir):
+    write_json(run_dir / "eval/qa-only/results.json", {"model": "qa-only", "tasks": {"xquad-zh": {"n": 20, "metrics": {
+        "f1": {"value": 12.5}, "em": {"value": 2.0}}}}})
+    page = write_report(run_dir).read_text()
+    blocks = {b.split("</h3>")[0]: b.split("<img")[0] for b in page.split("<h3>")[1:]}  # heading: its table
+    assert set(blocks) == {"flores-en-zh", "xquad-zh"}
+    assert "qa-only" not in blocks["flores-en-zh"] and "coit-zh" not in blocks["xquad-zh"]
+    assert "<th>em</th><th>f1</th>" in blocks["xquad-zh"] and "<td>12.5</td>" in blocks["xquad-zh"]
+    assert "<th>chrf++</th>" in blocks["flores-en-zh"] and "+5.5, +138%" in blocks["flores-en-zh"]

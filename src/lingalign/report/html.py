@@ -17,7 +17,9 @@ th,td{border:1px solid #ddd;padding:.25rem .55rem;text-align:right} th{backgroun
 td.name,th.name{text-align:left} .up{color:#0a7d32} .down{color:#b3261e} .muted{color:#888}
 .charts{display:flex;flex-wrap:wrap;gap:1rem} .charts img{max-width:100%;border:1px solid #eee}
 pre{background:#f7f7f7;padding:.8rem;overflow:auto;font-size:.8rem;max-height:28rem}
-details{margin:.5rem 0}
+details{margin:.5rem 0} h3{margin:1.4rem 0 .2rem;font-size:1.05rem}
+.task{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start} .task h3{flex-basis:100%}
+.task img{max-width:100%;border:1px solid #eee} .wide{overflow-x:auto;max-width:100%}
 """
 
 
@@ -32,43 +34,50 @@ def _baseline(models: list[str]) -> str | None:
     return models[0] if models else None
 
 
+def _cell(value: float | None, ref: float | None) -> str:
+    """A score, and under it the difference from the baseline's score (absolute, then relative)."""
+    if value is None:
+        return "<td class=muted>–</td>"
+    if ref is None:
+        return f"<td>{value:.1f}</td>"
+    diff = value - ref
+    cls = "up" if diff > 0 else "down" if diff < 0 else "muted"
+    rel = f", {100 * diff / ref:+.0f}%" if ref else ""
+    return f"<td>{value:.1f}<br><span class={cls}>{diff:+.1f}{rel}</span></td>"
+
+
+def _task_block(task: str, metrics: list[str], models: list[str], values: dict, base: str | None) -> str:
+    """One task: a table with a row per model that has a score on it, and the same numbers as bars.
+
+    One table per task (not one for the run) keeps a study of many tasks readable: a row of 20
+    task x metric columns does not fit a page. The copy-the-source row is a floor, not a system,
+    so it carries no difference from the baseline.
+    """
+    present = [m for m in models if any((m, task, metric) in values for metric in metrics)]
+    head = "".join(f"<th>{_e(metric)}</th>" for metric in metrics)
+    rows = []
+    for model in present:
+        compare = base in present and model not in (base, COPY_SOURCE)
+        cells = "".join(_cell(values.get((model, task, metric)), values.get((base, task, metric)) if compare else None)
+                        for metric in metrics)
+        rows.append(f"<tr><td class=name>{_e(model)}</td>{cells}</tr>")
+    chart = charts.task_bars(task, metrics, present, values, palette=models)
+    return (f"<div class=task><h3>{_e(task)}</h3><div class=wide><table><tr><th class=name>model</th>{head}</tr>"
+            f"{''.join(rows)}</table></div><img alt=\"{_e(task)}\" src=\"{chart}\"></div>")
+
+
 def _score_section(results: dict) -> str:
     models, columns, values = score_table(results)
     if not columns:
         return "<h2>Scores</h2><p class=muted>No evaluation results in this run yet.</p>"
     base = _baseline(models)
-    head = "".join(f"<th>{_e(t)}<br><span class=muted>{_e(m)}</span></th>" for t, m in columns)
-    rows = []
-    for model in models:
-        cells = []
-        for task, metric in columns:
-            value = values.get((model, task, metric))
-            if value is None:
-                cells.append("<td class=muted>–</td>")
-                continue
-            ref = values.get((base, task, metric)) if base and model != base else None
-            delta = ""
-            if ref is not None:
-                diff = value - ref
-                cls = "up" if diff > 0 else "down" if diff < 0 else "muted"
-                rel = f", {100 * diff / ref:+.0f}%" if ref else ""
-                delta = f"<br><span class={cls}>{diff:+.1f}{rel}</span>"
-            cells.append(f"<td>{value:.1f}{delta}</td>")
-        rows.append(f"<tr><td class=name>{_e(model)}</td>{''.join(cells)}</tr>")
     note = f"Differences are against <b>{_e(base)}</b> (absolute points, then relative %)." if base else ""
     if COPY_SOURCE in models:
         note += (f" The row <b>{_e(COPY_SOURCE)}</b> scores each translation task's source sentences as if they"
                  " were the output: a model below it has not yet learned to translate.")
     tasks = list(dict.fromkeys(t for t, _ in columns))
-    images = "".join(
-        f'<img alt="{_e(t)}" src="{charts.task_bars(t, [m for tt, m in columns if tt == t], models, values)}">'
-        for t in tasks
-    )
-    return (
-        "<h2>Scores</h2><p>All metrics are on a 0-100 scale. " + note + "</p>"
-        f"<table><tr><th class=name>model</th>{head}</tr>{''.join(rows)}</table>"
-        f"<div class=charts>{images}</div>"
-    )
+    blocks = "".join(_task_block(t, [m for tt, m in columns if tt == t], models, values, base) for t in tasks)
+    return "<h2>Scores</h2><p>All metrics are on a 0-100 scale. " + note + "</p>" + blocks
 
 
 def _answer_language_section(results: dict) -> str:

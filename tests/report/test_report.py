@@ -75,3 +75,27 @@ def test_each_task_has_its_own_table_with_only_the_models_scored_on_it(run_dir):
     assert "qa-only" not in blocks["flores-en-zh"] and "coit-zh" not in blocks["xquad-zh"]
     assert "<th>em</th><th>f1</th>" in blocks["xquad-zh"] and "<td>12.5</td>" in blocks["xquad-zh"]
     assert "<th>chrf++</th>" in blocks["flores-en-zh"] and "+5.5, +138%" in blocks["flores-en-zh"]
+
+
+def test_alignment_section_shows_peaks_and_paired_differences(run_dir):
+    import matplotlib.pyplot as plt
+
+    align = run_dir / "analysis/align"
+    align.mkdir(parents=True)
+    fig = plt.figure(figsize=(1, 1))
+    fig.savefig(align / "overview.png")
+    plt.close(fig)
+    best = {"retrieval_en_x": {"layer": 1, "value": 0.715}, "retrieval_x_en": {"layer": 0, "value": 0.5}}
+    write_json(align / "alignment.json", {
+        "models": [{"label": "base", "intervals": {"zh": {"retrieval_en_x": [[0.1, 0.2], [0.628, 0.781]],
+                                                           "retrieval_x_en": [[0.43, 0.57], [0.1, 0.2]]}}},
+                   {"label": "coit-zh"}],
+        "best_layer": {"base": {"zh": best}, "coit-zh": {"zh": best}},
+        "paired": [{"model": "coit-zh", "reference": "base", "lang": "zh", "metric": "retrieval_en_x",
+                    "at_reference_best": {"layer": 1, "delta": 0.05, "low": 0.015, "high": 0.09, "p": 0.0126}}],
+    })
+    page = write_report(run_dir).read_text()
+    section = page[page.index("Cross-lingual alignment by layer"):]
+    assert "71.5 [62.8, 78.1] @ 1" in section  # the peak with its Wilson interval
+    assert "71.5 @ 1" in section  # a model without intervals still gets its peak
+    assert "coit-zh - base" in section and "+5.0 [+1.5, +9.0]" in section and "0.013" in section

@@ -103,6 +103,42 @@ def _images(title: str, paths: list[str], intro: str = "") -> str:
     return f"<h2>{_e(title)}</h2>{intro}<div class=charts>{images}</div>"
 
 
+def _alignment_section(found: dict) -> str:
+    """The alignment plots, the peak of each retrieval curve, and the paired differences from the first model."""
+    report = found.get("alignment") or {}
+    intro = "<p>Pooled hidden states of parallel sentences, per layer: higher means the languages sit closer.</p>"
+    rows = []
+    for entry in report.get("models", []):
+        for lang, best in report.get("best_layer", {}).get(entry["label"], {}).items():
+            cells = []
+            for metric in ("retrieval_en_x", "retrieval_x_en"):
+                if metric not in best:
+                    continue
+                layer = best[metric]["layer"]
+                interval = (entry.get("intervals") or {}).get(lang, {}).get(metric)  # absent before 2026-11
+                bounds = f" [{100 * interval[layer][0]:.1f}, {100 * interval[layer][1]:.1f}]" if interval else ""
+                cells.append(f"<td>{100 * best[metric]['value']:.1f}{bounds} @ {layer}</td>")
+            rows.append(f"<tr><td class=name>{_e(entry['label'])}</td><td class=name>en-{_e(lang)}</td>{''.join(cells)}</tr>")
+    table = ""
+    if rows:
+        table = ("<p>Best layer of each retrieval curve (top-1 accuracy %, Wilson 95% interval, @ layer).</p>"
+                 "<div class=wide><table><tr><th class=name>model</th><th class=name>pair</th>"
+                 "<th>En->X retrieval</th><th>X->En retrieval</th></tr>" + "".join(rows) + "</table></div>")
+    paired = report.get("paired") or []
+    if paired:
+        cells = "".join(
+            f"<tr><td class=name>{_e(c['model'])} - {_e(c['reference'])}</td><td class=name>en-{_e(c['lang'])}</td>"
+            f"<td class=name>{_e(c['metric'])}</td><td>{c['at_reference_best']['layer']}</td>"
+            f"<td>{100 * c['at_reference_best']['delta']:+.1f} [{100 * c['at_reference_best']['low']:+.1f}, "
+            f"{100 * c['at_reference_best']['high']:+.1f}]</td><td>{c['at_reference_best']['p']:.3f}</td></tr>"
+            for c in paired)
+        table += ("<p>Each model against the first, sentence by sentence, at the layer where the first one peaks "
+                  "(points; bootstrap 95% interval; exact McNemar p).</p><div class=wide><table><tr>"
+                  "<th class=name>difference</th><th class=name>pair</th><th class=name>direction</th><th>layer</th>"
+                  "<th>delta</th><th>p</th></tr>" + cells + "</table></div>")
+    return _images("Cross-lingual alignment by layer", found["alignment_images"], intro + table)
+
+
 def _scaling_section(found: dict) -> str:
     parts = []
     law = found.get("scaling_law")
@@ -126,8 +162,7 @@ def render(found: dict) -> str:
     ]
     if found["train_curves"]:
         sections.append(f'<h2>Training</h2><div class=charts><img alt="training curves" src="{charts.training_curves(found["train_curves"])}"></div>')
-    sections.append(_images("Cross-lingual alignment by layer", found["alignment_images"],
-                            "<p>Pooled hidden states of parallel sentences, per layer: higher means the languages sit closer.</p>"))
+    sections.append(_alignment_section(found))
     sections.append(_images("Answer languages", found["responses_images"]))
     sections.append(_scaling_section(found))
     config = ""

@@ -99,10 +99,10 @@ def test_models_are_compared_sentence_by_sentence_with_the_first(tiny_model_dir,
     assert "paired.csv" in json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
 
     from lingalign.analysis.alignment import paired_difference, retrieval_hits, similarity
-    from lingalign.analysis.layerwise import _hits
+    from lingalign.analysis.layerwise import _metrics
 
     vectors = torch.load(out / "vectors" / "ref.pt")["vectors"]
-    hits = _hits({"vectors": vectors}, center=False)["zh"]["retrieval_en_x"]
+    hits = _metrics({"vectors": vectors}, cka=False, center=False)[1]["zh"]["retrieval_en_x"]
     assert hits.mean(axis=1).tolist() == pytest.approx(report["models"][0]["results"]["zh"]["retrieval_en_x"])
     perfect = [True] * 40
     gain = paired_difference(perfect, hits[1])

@@ -121,7 +121,12 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
 def layer_metrics(english: torch.Tensor, other: torch.Tensor, *, cka: bool = False,
                   center: bool = False) -> dict[str, float]:
     """All metrics for one layer; ``english[i]`` and ``other[i]`` are translations."""
-    sim = similarity(english, other, center)
+    return similarity_metrics(similarity(english, other, center), english, other, cka=cka)
+
+
+def similarity_metrics(sim: torch.Tensor, english: torch.Tensor, other: torch.Tensor, *,
+                       cka: bool = False) -> dict[str, float]:
+    """:func:`layer_metrics` from an already computed cosine matrix (CKA centres on its own)."""
     matched, mismatched = pair_cosines(sim)
     result = {
         "cos_matched": matched,

@@ -103,36 +103,30 @@ def _cached_pool(path: Path, key: str, label: str, name: str, sentences, setting
     return pooled
 
 
-def _metrics(pooled: dict, cka: bool, center: bool) -> dict:
-    """Every metric per layer for each (English, X) pair: ``{lang: {metric: [value per layer]}}``."""
-    from lingalign.analysis.alignment import layer_metrics
+def _metrics(pooled: dict, cka: bool, center: bool) -> tuple[dict, dict]:
+    """Every metric per layer for each (English, X) pair, and which sentences each layer retrieves.
 
-    vectors = pooled["vectors"]
-    per_lang = {}
-    for lang in vectors:
-        if lang == PIVOT:
-            continue
-        rows = [layer_metrics(vectors[PIVOT][i], vectors[lang][i], cka=cka, center=center)
-                for i in range(vectors[lang].shape[0])]
-        per_lang[lang] = {metric: [row[metric] for row in rows] for metric in rows[0]}
-    return per_lang
-
-
-def _hits(pooled: dict, center: bool) -> dict:
-    """Which sentences each layer retrieves: ``{lang: {metric: bool array [layers, n]}}``."""
+    Returns ``({lang: {metric: [value per layer]}}, {lang: {direction: bool array [layers, n]}})``;
+    the hits feed the sentence-by-sentence comparison of models (:func:`_paired`).
+    """
     import numpy as np
 
-    from lingalign.analysis.alignment import retrieval_hits, similarity
+    from lingalign.analysis.alignment import retrieval_hits, similarity, similarity_metrics
 
     vectors = pooled["vectors"]
-    hits = {}
+    per_lang, hits = {}, {}
     for lang in vectors:
         if lang == PIVOT:
             continue
-        sims = [similarity(vectors[PIVOT][i], vectors[lang][i], center) for i in range(vectors[lang].shape[0])]
-        hits[lang] = {"retrieval_en_x": np.stack([retrieval_hits(sim).numpy() for sim in sims]),
-                      "retrieval_x_en": np.stack([retrieval_hits(sim.T).numpy() for sim in sims])}
-    return hits
+        rows, en_x, x_en = [], [], []
+        for english, other in zip(vectors[PIVOT], vectors[lang]):
+            sim = similarity(english, other, center)
+            rows.append(similarity_metrics(sim, english, other, cka=cka))
+            en_x.append(retrieval_hits(sim).numpy())
+            x_en.append(retrieval_hits(sim.T).numpy())
+        per_lang[lang] = {metric: [row[metric] for row in rows] for metric in rows[0]}
+        hits[lang] = {"retrieval_en_x": np.stack(en_x), "retrieval_x_en": np.stack(x_en)}
+    return per_lang, hits
 
 
 def _paired(hits: dict, best: dict) -> list[dict]:
@@ -242,6 +236,7 @@ def align(
                 "center": center, "keep_first": keep_first}
     data_info = {"files": sentences.files, "fingerprint": sentences.fingerprint(), "n_sentences": sentences.size}
     identities = {label: _model_identity(name) for label, name in model_list}
+    # "format" 2: outputs gained paired.csv; older finished folders are redone (from their cached vectors)
     fingerprint = hash_obj({"format": 2, "models": identities, "data": data_info["fingerprint"], "langs": langs,
                             **{k: v for k, v in settings.items() if k != "batch_size"}})
     if is_complete(out, fingerprint):
@@ -254,8 +249,7 @@ def align(
         key = hash_obj({"model": identities[label], "data": data_info["fingerprint"], **pool_settings})
         pooled = _cached_pool(out / "vectors" / f"{label}.pt", key, label, name, sentences, settings)
         info = {k: pooled[k] for k in ("label", "model", "num_layers", "hidden_size", "seconds")}
-        results = _metrics(pooled, cka, center)
-        hits[label] = _hits(pooled, center)
+        results, hits[label] = _metrics(pooled, cka, center)
         measured.append({**info, "results": results, "intervals": _intervals(results, sentences.size)})
         del pooled
 

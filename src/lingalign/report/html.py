@@ -126,12 +126,13 @@ def _alignment_section(found: dict) -> str:
                  "<th>En->X retrieval</th><th>X->En retrieval</th></tr>" + "".join(rows) + "</table></div>")
     paired = report.get("paired") or []
     if paired:
-        cells = "".join(
-            f"<tr><td class=name>{_e(c['model'])} - {_e(c['reference'])}</td><td class=name>en-{_e(c['lang'])}</td>"
-            f"<td class=name>{_e(c['metric'])}</td><td>{c['at_reference_best']['layer']}</td>"
-            f"<td>{100 * c['at_reference_best']['delta']:+.1f} [{100 * c['at_reference_best']['low']:+.1f}, "
-            f"{100 * c['at_reference_best']['high']:+.1f}]</td><td>{c['at_reference_best']['p']:.3f}</td></tr>"
-            for c in paired)
+        cells = ""
+        for c in paired:
+            at = c["at_reference_best"]
+            cells += (f"<tr><td class=name>{_e(c['model'])} - {_e(c['reference'])}</td><td class=name>en-{_e(c['lang'])}</td>"
+                      f"<td class=name>{_e(c['metric'])}</td><td>{at['layer']}</td>"
+                      f"<td>{100 * at['delta']:+.1f} [{100 * at['low']:+.1f}, {100 * at['high']:+.1f}]</td>"
+                      f"<td>{at['p']:.3f}</td></tr>")
         table += ("<p>Each model against the first, sentence by sentence, at the layer where the first one peaks "
                   "(points; bootstrap 95% interval; exact McNemar p).</p><div class=wide><table><tr>"
                   "<th class=name>difference</th><th class=name>pair</th><th class=name>direction</th><th>layer</th>"

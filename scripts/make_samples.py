@@ -43,6 +43,23 @@ def squad_prefix(src: Path, dst: Path, max_qas: int) -> int:
     return count
 
 
+def flores_first_lines(folder: Path, dst: Path, n: int) -> int:
+    """The first ``n`` lines of every FLORES-101 language in ``folder``, as ``code<TAB>sentence`` rows.
+
+    Real sentences in all 101 languages for the tests of the language identifier (tests/test_langid.py)
+    and of scoring per script, without shipping 101 files of 200 lines."""
+    rows = []
+    for path in sorted(folder.glob(f"*.{folder.name}")):
+        code = path.name.split(".")[0]
+        with open(path, encoding="utf-8") as fin:
+            for i, line in zip(range(n), fin):
+                line = line.rstrip("\n")
+                assert "\t" not in line, f"{path}:{i + 1}: tab in a FLORES sentence"
+                rows.append(f"{code}\t{line}\n")
+    dst.write_text("".join(rows), encoding="utf-8")
+    return len(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
@@ -73,6 +90,8 @@ def main() -> None:
         print(f"xquad {lang}: {n} QAs")
         n = squad_prefix(shared / f"mlqa-dev/{lang}.json", OUT / f"mlqa-dev/{lang}.json", 200)
         print(f"mlqa {lang}: {n} QAs")
+    n = flores_first_lines(shared / "flores101/devtest", OUT / "flores101/first5.devtest.tsv", 5)
+    print(f"flores101 first lines: {n} rows")
     shutil.copy(shared / "flores101/LICENSE-CC-BY-SA", OUT / "flores101/LICENSE-CC-BY-SA")
     shutil.copy(shared / "mlqa-dev/LICENSE", OUT / "mlqa-dev/LICENSE")
     shutil.copy(shared / "xquad/CC-BY-SA4.0.txt", OUT / "xquad/CC-BY-SA4.0.txt")

@@ -1,4 +1,4 @@
-"""Extractive-QA scores: the paper's inclusion match, and SQuAD exact match / F1 per language.
+r"""Extractive-QA scores: the paper's inclusion match, and SQuAD exact match / F1 per language.
 
 Why per language: SQuAD's official normaliser lowercases, strips ASCII punctuation and the English
 articles, and splits on spaces. For Chinese that turns a whole answer into one "word", so a
@@ -16,8 +16,33 @@ non-ASCII punctuation in place. We follow the official MLQA evaluation script
 * tokens: whitespace split, except Chinese, where each CJK ideograph is its own token and runs of
   other characters are split on whitespace ("mixed segmentation").
 
-Languages MLQA does not cover (el, tr, ...) get lowercase + punctuation removal + whitespace
-tokens, without article removal; Japanese gets mixed segmentation with kana counted as characters.
+**Scripts written without spaces between words.** MLQA's rule exists only for Chinese; a Thai,
+Lao, Khmer, Burmese or Japanese answer split on whitespace is one token, and a prediction that
+differs from the gold answer by one letter gets F1 = 0. We generalise mixed segmentation by script
+rather than by language: for every language but ``zh``, each *grapheme cluster* (Unicode extended
+grapheme cluster, UAX #29, via the ``regex`` package's ``\X``) that starts with a character of a
+script written without word spaces is its own token, and runs of other characters are split on
+whitespace (U+200B ZERO WIDTH SPACE, which Khmer text puts between words, counts as a space).
+The scripts (by Unicode Script_Extensions, so that the kana length mark and the
+ideographic iteration mark count): Han, Hiragana, Katakana, Bopomofo, Thai, Lao, Khmer, Myanmar,
+Tibetan, Yi, Tai Le, New Tai Lue, Tai Tham, Tai Viet, Balinese and Javanese. Spaced scripts
+(Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari and the other Indic scripts, Hangul: Korean
+puts spaces between words) keep MLQA's whitespace tokens, so their scores are MLQA's unless an
+answer contains characters of the scripts above or a zero-width space (FLORES Hindi has some).
+
+Why grapheme clusters and not code points: Thai, Lao, Khmer and Myanmar vowel signs and tone
+marks are combining characters (category ``M``, not ``P``, so punctuation removal keeps them);
+as separate tokens they would match across unrelated syllables. A cluster keeps a sign on its
+base letter: Thai ``กิน`` is ``กิ`` + ``น``. Why characters and not words: word segmenters for
+these languages (PyThaiNLP, LaoNLP, khmer-nltk, MeCab) are one package and one dictionary per
+language, and their segmentations differ across versions and tools, so the score would move
+with the segmenter; character tokens need nothing, give partial credit for partial answers, and
+are exactly MLQA's choice for Chinese. Chinese itself keeps MLQA's code-point rule and range
+(U+4E00-U+9FA5) byte for byte, so ``zh`` scores equal the official script's (ideographs added to
+Unicode later, and kana in a Chinese answer, are left in MLQA's whitespace runs).
+
+Languages MLQA does not cover (el, tr, th, ja, ...) get lowercase + punctuation removal + the
+tokens above, without article removal.
 Several gold answers: the best score over them (SQuAD/MLQA ``metric_max_over_ground_truths``).
 
 All functions return fractions in [0, 1]; results.py reports percentages.
@@ -32,6 +57,8 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
+import regex
+
 _ARTICLES = {
     "en": r"\b(a|an|the)\b",
     "es": r"\b(un|una|unos|unas|el|la|los|las)\b",
@@ -39,11 +66,17 @@ _ARTICLES = {
     "vi": r"\b(của|là|cái|chiếc|những)\b",
     "ar": r"\sال^|ال",  # as MLQA writes it: in effect, every "ال" is removed
 }
-# MLQA's CJK range for Chinese; Japanese adds hiragana and katakana.
-_CHAR_TOKEN = {
-    "zh": re.compile(r"[\u4e00-\u9fa5]"),
-    "ja": re.compile(r"[\u4e00-\u9fa5\u3040-\u30ff]"),
-}
+# MLQA's CJK range for Chinese, used code point by code point as the official script does.
+_MLQA_ZH = re.compile(r"[\u4e00-\u9fa5]")
+# Every other language: a grapheme cluster starting with a character of a script written without
+# spaces between words is a token (Script_Extensions, so the kana length mark ー counts).
+UNSPACED_SCRIPTS = ("Han", "Hiragana", "Katakana", "Bopomofo", "Thai", "Lao", "Khmer", "Myanmar", "Tibetan",
+                    "Yi", "Tai_Le", "New_Tai_Lue", "Tai_Tham", "Tai_Viet", "Balinese", "Javanese")
+_UNSPACED = regex.compile("[" + "".join(rf"\p{{scx={name}}}" for name in UNSPACED_SCRIPTS) + "]")
+_CLUSTER = regex.compile(r"\X")
+# An invisible word separator (Khmer text puts one between words, Burmese and Thai text sometimes);
+# it is a format character (Cf), not whitespace, so str.split would keep it as a token.
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 @lru_cache(maxsize=1)
@@ -63,19 +96,34 @@ def tokenize(text: str, lang: str) -> list[str]:
     text = "".join(ch for ch in text.lower() if ch not in punct)
     if lang in _ARTICLES:
         text = re.sub(_ARTICLES[lang], " ", text)
-    char_token = _CHAR_TOKEN.get(lang)
-    if char_token is None:
+    if lang == "zh":
+        return _mixed_segmentation(list(text), _MLQA_ZH)
+    text = text.replace(ZERO_WIDTH_SPACE, " ")
+    if not _UNSPACED.search(text):  # most answers in spaced scripts: skip the cluster split
         return text.split()
-    tokens, run = [], ""
-    for ch in text:
-        if char_token.match(ch):
-            tokens.extend(run.split())
-            tokens.append(ch)
-            run = ""
+    return _mixed_segmentation(_CLUSTER.findall(text), _UNSPACED)
+
+
+def _mixed_segmentation(units: list[str], char_token) -> list[str]:
+    """MLQA's mixed segmentation: ``units`` (code points or grapheme clusters) that ``char_token``
+    matches at their first character are tokens; the runs between them are split on whitespace."""
+    tokens, run = [], []
+    for unit in units:
+        if char_token.match(unit):
+            tokens.extend("".join(run).split())
+            tokens.append(unit)
+            run = []
         else:
-            run += ch
-    tokens.extend(run.split())
+            run.append(unit)
+    tokens.extend("".join(run).split())
     return tokens
+
+
+def normalisation_name(lang: str) -> str:
+    """What results.json records beside EM/F1: ``mlqa-zh`` is the official script's rule exactly;
+    ``+graphemes`` marks the extension to scripts written without spaces (see the module docstring)."""
+    lang = _base(lang)
+    return f"mlqa-{lang}" if lang == "zh" else f"mlqa-{lang}+graphemes"
 
 
 def normalize(text: str, lang: str) -> str:

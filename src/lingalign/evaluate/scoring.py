@@ -14,10 +14,17 @@ def spm_for(explicit) -> Path | None:
 
 
 def answer_language(predictions: list[str], expected: str) -> dict:
-    """Share of predictions that py3langid detects as the expected language."""
+    """Share of predictions that py3langid detects as the expected language.
+
+    For a language py3langid has no label for (Asturian, Cebuano, Maori, ... see
+    ``lingalign.langid.UNSUPPORTED_FLORES``) there is no value, only a note: 0% would read as "never
+    answered in it"."""
     from lingalign.langid import share_in_language
 
-    return {"value": round(100 * share_in_language(predictions, expected), 4), "expected": expected}
+    share = share_in_language(predictions, expected)
+    if share is None:
+        return {"expected": expected, "note": "not supported by the language identifier (py3langid)"}
+    return {"value": round(100 * share, 4), "expected": expected}
 
 
 def copy_source_floor(sources: list[str], references: list[str], lang: str, spm_path: Path | None) -> dict:
@@ -43,11 +50,11 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
     predictions = [r["prediction"] for r in records]
     references = [r["references"] for r in records]
     if task.kind == "qa":
-        from lingalign.evaluate.qa_metrics import score_qa
+        from lingalign.evaluate.qa_metrics import normalisation_name, score_qa
 
         scores = score_qa(predictions, references, task.lang)
         metrics = {name: {"value": round(100 * value, 4)} for name, value in scores.items()}
-        metrics["em"]["normalisation"] = metrics["f1"]["normalisation"] = f"mlqa-{task.lang}"
+        metrics["em"]["normalisation"] = metrics["f1"]["normalisation"] = normalisation_name(task.lang)
         entry["question_lang"] = task.question_lang
     else:
         from lingalign.evaluate.mt_metrics import score_comet, score_translation

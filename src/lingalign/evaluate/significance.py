@@ -84,10 +84,11 @@ def item_scores(metric: str, records: Sequence[dict], lang: str) -> np.ndarray:
     if metric == "accuracy":
         return np.array([100.0 * (r["prediction"] == r.get("label")) for r in records])
     if metric == "answer_lang":
-        from lingalign.langid import base_code, detect
+        from lingalign.langid import in_language, supported
 
-        want = base_code(lang)
-        return np.array([100.0 * (detect(r["prediction"]) == want) for r in records])
+        if not supported(lang):
+            raise UserError(f"answer_lang: {lang!r} is not supported by the language identifier (py3langid)")
+        return np.array([100.0 * in_language(r["prediction"], lang) for r in records])
     one = {"inclusion": lambda p, g: qa_metrics.inclusion(p, g),
            "em": lambda p, g: qa_metrics.exact_match(p, g, lang),
            "f1": lambda p, g: qa_metrics.f1(p, g, lang)}[metric]
@@ -159,7 +160,8 @@ def _summary(a: float, b: float, boot_a: np.ndarray, boot_b: np.ndarray, n: int,
 def default_metrics(entry_a: dict, entry_b: dict, kind: str, spm_model: Path | None) -> list[str]:
     """Metrics both runs report that can be resampled (spbleu only with a SentencePiece model)."""
     both = set(entry_a.get("metrics") or {}) & set(entry_b.get("metrics") or {})
-    names = [m for m in BY_KIND.get(kind, ()) if m in both]
+    names = [m for m in BY_KIND.get(kind, ()) if m in both  # answer_lang of an unsupported language has no value
+             and all("value" in ((e.get("metrics") or {}).get(m) or {}) for e in (entry_a, entry_b))]
     return [m for m in names if m != "spbleu" or spm_model is not None]
 
 
@@ -277,7 +279,8 @@ def compare_runs(runs: Sequence[str | Path], resamples: int = 1000, seed: int = 
             shown = set(tasks[task])
             for metric in sorted(set(loaded[0]["tasks"][task].get("metrics") or {})
                                  & set(data["tasks"][task].get("metrics") or {}) - shown):
-                why = "needs --spm FILE" if metric == "spbleu" else "no per-item scores stored"
+                stored_note = ((loaded[0]["tasks"][task].get("metrics") or {}).get(metric) or {}).get("note")
+                why = "needs --spm FILE" if metric == "spbleu" else stored_note or "no per-item scores stored"
                 notes.append(f"{task} {metric}: no interval ({why})")
             first = next(iter(tasks[task].values()), None)
             if first and (first["n"] != first["n_a"] or first["n"] != first["n_b"]):

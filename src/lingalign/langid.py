@@ -10,7 +10,7 @@ the same string: Tagalog is ``fil`` for CLDR and ``tl`` for py3langid, Norwegian
 ``no``, Fula ``ff`` and ``fuv`` (Nigerian Fulfulde, FLORES-101's ``ful``). A language with no label
 at all is *not supported*: a share of answers "in" it would be 0% whatever the model wrote, so
 ``supported`` lets callers say so instead. On the first 200 FLORES-101 devtest sentences
-(``python scripts/langid_coverage.py``) py3langid 0.4.0 has no label for 11 of the 101 languages
+(``python scripts/langid_coverage.py --flores DIR``) py3langid 0.4.0 has no label for 11 of the 101 languages
 (``UNSUPPORTED_FLORES``) and confuses three close pairs: Bosnian is detected as Bosnian for 47% of
 sentences (Croatian otherwise), Croatian 72.5% (Bosnian), Malay 81.5% (Indonesian).
 """

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from lingalign.evaluate.qa_metrics import exact_match, f1, normalisation_name, normalize, tokenize
+from lingalign.evaluate.qa_metrics import exact_match, f1, normalisation_name, tokenize
 
 
 @pytest.fixture(scope="module")

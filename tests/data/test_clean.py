@@ -39,6 +39,19 @@ def test_langid_filter_drops_sides_in_the_wrong_language():
     assert cleaner.dropped == {"wrong_language": 1}
 
 
+def test_langid_filter_uses_the_identifiers_own_labels_and_refuses_unknown_languages():
+    import pytest
+
+    from lingalign.errors import UserError
+
+    cleaner = Cleaner(CleanConfig(langid=True, max_length_ratio=None))
+    # py3langid labels Tagalog "tgl"; the recipe says "tl": the pair must be kept, not dropped
+    assert cleaner.pair("Good morning to all of you, my friends.",
+                        "Magandang umaga sa inyong lahat, mga kaibigan ko.", ("en", "tl"))
+    with pytest.raises(UserError, match="cannot recognise 'ceb'"):
+        cleaner.pair("Good morning to all of you.", "Maayong buntag kaninyong tanan.", ("en", "ceb"))
+
+
 def test_contamination_guard_drops_texts_from_flores_and_squad(tmp_path, samples_dir):
     flores = (samples_dir / "flores101" / "dev" / "eng.dev").read_text(encoding="utf-8").splitlines()
     squad = json.loads((samples_dir / "xquad" / "xquad.zh.json").read_text(encoding="utf-8"))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lingalign.artifacts import iter_jsonl, write_json
 from lingalign.errors import UserError, where
-from lingalign.langid import base_code, detect
+from lingalign.langid import base_code, detect, identifier_code
 
 TEXT_KEYS = ("prediction", "response", "output")
 
@@ -113,7 +113,7 @@ def response_languages(paths, out_dir: str | os.PathLike | None = None) -> dict:
                 raise UserError(f"{where(path, line)}: no answer text (expected a string under 'prediction')")
             expected = record.get("expected_lang") or facts.get("lang") or expected_from_task(task)
             model = _short(record["model"]) if isinstance(record.get("model"), str) else run_model
-            key = (model, task, base_code(expected) if expected else None)
+            key = (model, task, (identifier_code(expected) or base_code(expected)) if expected else None)
             groups.setdefault(key, Counter())[detect(text)] += 1
             sources.setdefault(key, set()).add(str(path))
     rows = []

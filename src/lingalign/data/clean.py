@@ -15,7 +15,6 @@ from pathlib import Path
 from lingalign import langid
 from lingalign.config import resolve_path
 from lingalign.data.keys import normalize_text, text_key
-from lingalign.data.languages import normalize_code
 from lingalign.data.readers import iter_lines
 from lingalign.data.recipe import CleanConfig, EvalSet
 from lingalign.errors import UserError
@@ -32,6 +31,14 @@ class Cleaner:
         self.contamination = contamination
         self.seen: set[bytes] = set()
         self.dropped: Counter[str] = Counter()
+
+    @staticmethod
+    def _in_language(text: str, code: str) -> bool:
+        """The langid filter; a language the identifier does not know is an error, not a silent drop of everything."""
+        if not langid.supported(code):
+            raise UserError(f"clean.langid: the language identifier (py3langid) cannot recognise {code!r}",
+                            hint="set clean: {langid: false} for this source")
+        return langid.in_language(text, code)
 
     def _drop(self, reason: str) -> None:
         self.dropped[reason] += 1
@@ -54,7 +61,7 @@ class Cleaner:
             return self._drop("contaminated")
         if not self._first_time(src, tgt):
             return self._drop("duplicate")
-        if cfg.langid and not all(langid.detect(t) == normalize_code(c) for t, c in zip((src, tgt), codes)):
+        if cfg.langid and not all(self._in_language(t, c) for t, c in zip((src, tgt), codes)):
             return self._drop("wrong_language")
         return src, tgt
 
@@ -68,7 +75,7 @@ class Cleaner:
             return self._drop("contaminated")
         if not self._first_time(instruction, input, output):
             return self._drop("duplicate")
-        if self.config.langid and langid.detect(output) != normalize_code(code):
+        if self.config.langid and not self._in_language(output, code):
             return self._drop("wrong_language")
         return instruction, input, output
 

@@ -1,4 +1,4 @@
-"""Score a model on XQuAD, MLQA, FLORES, NTREX or your own sets; compare results files.
+"""Score a model on XQuAD, MLQA, FLORES, NTREX, MGSM, XCOPA or your own sets; compare results files.
 
   lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N]
   lingalign eval --list [--data-root DIR]
@@ -134,13 +134,13 @@ def _read_recipe(path):
 
 
 def _print_list(root: Path | None, split: str, user_sets: dict) -> None:
-    from lingalign.evaluate.tasks import available_tasks, default_data_root
+    from lingalign.evaluate.tasks import FAMILY_FORMS, available_tasks, default_data_root
 
     root = root or default_data_root()
     if not root.is_dir():
         raise UserError(f"{root}: data root not found")
     print(f"data root: {root}  (FLORES split: {split})")
-    print("task forms: xquad-<lang>  mlqa-<lang>  mlqa-<ctx>-<q>  flores-<src>-<tgt>  ntrex-en-<tgt>")
+    print(f"task forms: {FAMILY_FORMS}")
     for family, names in available_tasks(root, split).items():
         print(f"  {family:7s} {' '.join(names) if names else '(none in this data root)'}")
     if user_sets:

@@ -9,7 +9,7 @@ items easy or hard, and scoring them on one draw cancels that shared variation.
 * Items are joined on example id (only ids present in both prediction files count; ``n`` says how
   many, ``n_a``/``n_b`` how many each file had).
 * Per-item metrics (inclusion, em, f1, answer_lang, accuracy) are averaged over each draw, with the
-  evaluate stage's own per-item functions (qa_metrics, langid).
+  evaluate stage's own per-item functions (qa_metrics, langid; math accuracy: math_answers).
 * Corpus metrics (chrf++, bleu, spbleu) are recomputed on each draw from per-sentence sufficient
   statistics, the method of ``sacrebleu.significance``, with the same sacrebleu settings and
   tokenizer as the stage (mt_metrics), so the full-sample values equal results.json's. sacrebleu's
@@ -39,7 +39,8 @@ PER_ITEM = ("inclusion", "em", "f1", "answer_lang", "accuracy")
 CORPUS = ("chrf++", "bleu", "spbleu")
 BY_KIND = {"qa": ("inclusion", "em", "f1", "answer_lang"),
            "translation": ("chrf++", "bleu", "spbleu", "answer_lang"),
-           "choice": ("accuracy",)}
+           "choice": ("accuracy",),
+           "math": ("accuracy", "answer_lang")}
 _CELLS_PER_CHUNK = 2_000_000  # resamples x items held in memory at once (16 MB of float64)
 
 
@@ -77,10 +78,14 @@ def read_predictions(run: str | Path, task: str) -> dict[str, dict]:
 
 # ---- per-item and corpus scores ------------------------------------------------------------------
 
-def item_scores(metric: str, records: Sequence[dict], lang: str) -> np.ndarray:
+def item_scores(metric: str, records: Sequence[dict], lang: str, kind: str | None = None) -> np.ndarray:
     """One score per item (0-100) whose mean is the stage's value of ``metric``."""
     from lingalign.evaluate import qa_metrics
 
+    if metric == "accuracy" and kind == "math":
+        from lingalign.evaluate.math_answers import is_correct
+
+        return np.array([100.0 * is_correct(r["prediction"], r["references"][0]) for r in records])
     if metric == "accuracy":
         return np.array([100.0 * (r["prediction"] == r.get("label")) for r in records])
     if metric == "answer_lang":
@@ -182,8 +187,11 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
     if (entry_b.get("kind"), entry_b.get("lang")) != (kind, lang):
         raise UserError(f"{task}: the runs disagree on the task ({kind}/{lang} in {results_path(run_a_dir)}, "
                         f"{entry_b.get('kind')}/{entry_b.get('lang')} in {results_path(run_b_dir)})")
+    if entry_a.get("prompt_variant") != entry_b.get("prompt_variant"):
+        raise UserError(f"{task}: the runs used different prompt variants ({entry_a.get('prompt_variant')} in "
+                        f"{results_path(run_a_dir)}, {entry_b.get('prompt_variant')} in {results_path(run_b_dir)})")
     if kind not in BY_KIND or not lang:
-        raise UserError(f"{results_path(run_a_dir)} [tasks.{task}]: needs 'kind' (qa, translation or choice) "
+        raise UserError(f"{results_path(run_a_dir)} [tasks.{task}]: needs 'kind' (qa, translation, choice or math) "
                         "and 'lang', as `lingalign eval` writes them")
     spm_path = find_spm_model(spm_model)
     wanted = list(metrics) if metrics else default_metrics(entry_a, entry_b, kind, spm_path)
@@ -210,7 +218,7 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
     per_item, corpus, signatures = {}, {}, {}
     for metric in wanted:
         if metric in PER_ITEM:
-            per_item[metric] = (item_scores(metric, rec_a, lang), item_scores(metric, rec_b, lang))
+            per_item[metric] = (item_scores(metric, rec_a, lang, kind), item_scores(metric, rec_b, lang, kind))
         else:
             scorer = corpus_metric(metric, lang, spm_path)
             refs = [r["references"][0] for r in rec_a]

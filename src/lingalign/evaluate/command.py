@@ -2,12 +2,15 @@
 
   lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N]
   lingalign eval --list [--data-root DIR]
-  lingalign eval --compare A B [C ...] [--bootstrap 1000] [--json FILE]   (run folders or results.json)
+  lingalign eval --compare A B [C ...] [--bootstrap 1000] [--json FILE]   (run folders, results.json,
+                                                                          or lm-eval results files)
+  lingalign eval --export-lm-eval DIR --task xcopa-zh,mgsm-zh [--model M] [--limit N]
 
 Writes DIR/results.json (all metric values are percentages 0-100), DIR/predictions/<task>.jsonl
 (resumable: a re-run generates only what is missing) and prints a table. With --bootstrap N,
 --compare also tests each later run against the first (the baseline): the difference per task and
-metric with its paired bootstrap 95% interval over the shared examples.
+metric with its paired bootstrap 95% interval over the shared examples. --export-lm-eval writes the
+tasks as lm-evaluation-harness tasks with the same prompts (see lm_eval_export.py).
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "N resamples (1000 is usual)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
     parser.add_argument("--json", metavar="FILE", help="with --compare: also write the values (and intervals) to FILE")
+    parser.add_argument("--export-lm-eval", metavar="DIR",
+                        help="write the tasks as lm-evaluation-harness task YAMLs and data files in DIR (prompts "
+                        "rendered in the prompt format: --prompt-format, else the --model folder's, else alpaca)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -65,6 +71,8 @@ def main(args: argparse.Namespace) -> int:
     if not tasks and user_sets:
         tasks = list(user_sets)
     model = args.model or recipe.model
+    if args.export_lm_eval:
+        return _export(args, recipe, user_sets, tasks, model, data_root, split)
     if not model:
         raise UserError("no model given", hint="--model smollm2-135m-instruct (or a model folder)")
     if not args.out:
@@ -114,6 +122,42 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         artifacts.write_json(args.json, output)
         print(f"wrote {args.json}")
+    return 0
+
+
+def _export(args, recipe, user_sets, tasks, model, data_root, split) -> int:
+    from lingalign.evaluate.lm_eval_export import export_tasks
+    from lingalign.evaluate.runner import resolve_tasks
+    from lingalign.evaluate.tasks import default_data_root
+
+    root = Path(data_root) if data_root else default_data_root()
+    if not root.is_dir():
+        raise UserError(f"{root}: data root not found")
+    limit = args.limit if args.limit is not None else recipe.limit
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+    task_list = resolve_tasks(tasks, root, split, user_sets)
+    fmt, tokenizer = args.prompt_format or recipe.prompt_format, None
+    model_path = None
+    if model:
+        from lingalign.models import resolve_model
+        from lingalign.prompting import read_model_prompt_format
+
+        model_path = resolve_model(model)
+        fmt = fmt or read_model_prompt_format(model_path)
+    fmt = fmt or "alpaca"
+    if fmt == "chat":
+        if not model_path:
+            raise UserError("--prompt-format chat needs --model: the prompts are rendered with its chat template")
+        from lingalign.models import load_tokenizer
+
+        tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code)
+    written = export_tasks(task_list, args.export_lm_eval, fmt=fmt, tokenizer=tokenizer, limit=limit,
+                           max_new_tokens=args.max_new_tokens)
+    out = Path(args.export_lm_eval).resolve()
+    print(f"wrote {len(written)} lm-eval task(s) to {out} (prompt format {fmt}); run them with")
+    print(f"  HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 lm_eval --model hf --model_args pretrained={model_path or 'MODEL'} "
+          f"--include_path {out} --tasks {','.join(t.name for t in task_list)} --output_path OUT --log_samples")
     return 0
 
 

@@ -47,26 +47,43 @@ _CELLS_PER_CHUNK = 2_000_000  # resamples x items held in memory at once (16 MB 
 # ---- reading runs --------------------------------------------------------------------------------
 
 def results_path(path: str | Path) -> Path:
-    """``DIR`` or ``DIR/results.json`` -> ``DIR/results.json`` (an eval run folder or its results)."""
+    """``DIR`` or ``DIR/results.json`` -> ``DIR/results.json`` (an eval run folder or its results).
+
+    A folder without results.json that holds lm-eval's ``results_*.json`` (in it or one level
+    down, as ``lm_eval --output_path DIR`` leaves it) gives the newest of those.
+    """
     path = Path(path)
-    return path / "results.json" if path.is_dir() else path
+    if not path.is_dir():
+        return path
+    if not (path / "results.json").exists():
+        from lingalign.evaluate.lm_eval_results import find_results_file
+
+        return find_results_file(path) or path / "results.json"
+    return path / "results.json"
 
 
 def read_task_entry(run: str | Path, task: str) -> dict:
-    """The task's entry in the run's results.json (its kind, language and metric values)."""
+    """The task's entry in the run's results (its kind, language and metric values)."""
+    from lingalign.evaluate.results import load_results
+
     path = results_path(run)
-    data = artifacts.read_json(path)
-    tasks = data.get("tasks") if isinstance(data, dict) else None
-    if not isinstance(tasks, dict):
-        raise UserError(f"{path}: not a lingalign results.json (no 'tasks')")
+    tasks = load_results(path)["tasks"]
     if task not in tasks:
         raise UserError(f"{path}: no task {task!r}; it has {', '.join(sorted(tasks)) or 'none'}")
     return tasks[task]
 
 
-def read_predictions(run: str | Path, task: str) -> dict[str, dict]:
-    """Stored predictions by example id, as the runner keeps them (later lines win, torn tail ignored)."""
-    path = results_path(run).parent / "predictions" / f"{task}.jsonl"
+def read_predictions(run: str | Path, task: str, kind: str | None = None) -> dict[str, dict]:
+    """Stored predictions by example id, as the runner keeps them (later lines win, torn tail ignored).
+
+    For an lm-eval results file: its logged samples (``lm_eval_results.read_predictions``)."""
+    from lingalign.evaluate.lm_eval_results import is_lm_eval
+    from lingalign.evaluate.lm_eval_results import read_predictions as lm_eval_predictions
+
+    results_file = results_path(run)
+    if results_file.name != "results.json" and is_lm_eval(artifacts.read_json(results_file)):
+        return lm_eval_predictions(results_file, task, kind)
+    path = results_file.parent / "predictions" / f"{task}.jsonl"
     if not path.is_file():
         raise UserError(f"{path}: predictions file not found",
                         hint=f"run `lingalign eval --task {task}` into that folder first")
@@ -200,7 +217,7 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
         raise UserError(f"{task} ({kind}): no bootstrap for {', '.join(unknown)}; "
                         f"available: {', '.join(BY_KIND[kind])}")
 
-    preds_a, preds_b = read_predictions(run_a_dir, task), read_predictions(run_b_dir, task)
+    preds_a, preds_b = read_predictions(run_a_dir, task, kind), read_predictions(run_b_dir, task, kind)
     ids = [i for i in preds_a if i in preds_b]  # A's file order
     if not ids:
         raise UserError(f"{task}: the two prediction files share no example ids "
@@ -267,11 +284,10 @@ def compare_runs(runs: Sequence[str | Path], resamples: int = 1000, seed: int = 
     if len(runs) < 2:
         raise UserError("--bootstrap needs at least two runs: a baseline first, then the systems to test")
     spm_path = find_spm_model(spm_model)
+    from lingalign.evaluate.results import load_results
+
     paths = [results_path(r) for r in runs]
-    loaded = [artifacts.read_json(p) for p in paths]
-    for path, data in zip(paths, loaded):
-        if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
-            raise UserError(f"{path}: not a lingalign results.json (no 'tasks')")
+    loaded = [load_results(p) for p in paths]
     comparisons = []
     for path, data in zip(paths[1:], loaded[1:]):
         tasks, notes = {}, []

@@ -177,6 +177,8 @@ def test_compare_puts_results_side_by_side(fresh, tiny_model_dir, tmp_path, caps
     (["--task", "xquad-zh", "--limit", "0"], "--limit"),
     (["--task", "xquad-zh", "--batch-size", "0"], "--batch-size must be at least 1"),
     (["--task", "xquad-zh", "--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
+    (["--task", "mgsm-xx"], "unknown MGSM language 'xx'"),
+    (["--task", "xcopa-zz"], "unknown XCOPA language 'zz'"),
 ])
 def test_cli_bad_input_exits_2(tiny_model_dir, tmp_path, capsys, argv, message):
     code = cli_main(["eval", "--model", str(tiny_model_dir), "-o", str(tmp_path / "o"), *argv])

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder laid out like flores101/, xquad/, mlqa-dev/, ntrex128/ "
                         "(default: the samples shipped with lingalign)")
     parser.add_argument("--batch-size", type=int, help="prompts per generation batch (default 16)")
-    parser.add_argument("--max-new-tokens", type=int, help="override the per-task cap (QA 48, translation 256)")
+    parser.add_argument("--max-new-tokens", type=int, help="override the per-task cap (QA 48, translation 256, "
+                        "MGSM direct 64, step by step 512)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"],
                         help="auto (default): bfloat16 where the hardware computes in it, else float32")
     parser.add_argument("--prompt-format", choices=["alpaca", "chat"],
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
     parser.add_argument("--list", action="store_true", help="show task names and which the data root has")
     parser.add_argument("--compare", nargs="+", metavar="RUN",
-                        help="eval output folders (or their results.json) to put side by side; the first is the baseline")
+                        help="eval output folders (or their results.json), or lm-eval results files (lm_eval --output_path), "
+                        "to put side by side; the first is the baseline")
     parser.add_argument("--bootstrap", type=int, metavar="N",
                         help="with --compare: paired bootstrap 95%% intervals of each run minus the first, "
                         "N resamples (1000 is usual)")

@@ -92,6 +92,14 @@ def main() -> None:
         print(f"mlqa {lang}: {n} QAs")
     n = flores_first_lines(shared / "flores101/devtest", OUT / "flores101/first5.devtest.tsv", 5)
     print(f"flores101 first lines: {n} rows")
+    # MGSM and XCOPA: the first problems of every language (the files are parallel, so the same
+    # problems in each language).
+    for path in sorted((shared / "mgsm").glob("mgsm_*.tsv")):
+        head_lines(path, OUT / "mgsm" / path.name, 25)
+    for path in sorted((shared / "xcopa").glob("*/test.*.jsonl")):
+        head_lines(path, OUT / "xcopa" / path.parent.name / path.name, 25)
+    shutil.copy(shared / "mgsm/LICENSE", OUT / "mgsm/LICENSE")
+    shutil.copy(shared / "xcopa/LICENSE.md", OUT / "xcopa/LICENSE.md")
     shutil.copy(shared / "flores101/LICENSE-CC-BY-SA", OUT / "flores101/LICENSE-CC-BY-SA")
     shutil.copy(shared / "mlqa-dev/LICENSE", OUT / "mlqa-dev/LICENSE")
     shutil.copy(shared / "xquad/CC-BY-SA4.0.txt", OUT / "xquad/CC-BY-SA4.0.txt")

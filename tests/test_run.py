@@ -231,3 +231,13 @@ def test_alignment_analysis_runs_as_a_step(finished, tmp_path, tiny_model_dir):
     assert log["analysis:align"] == ["done"] and log["train:coit-zh"][-1] == "skipped"
     report = read_json(copy / "analysis" / "align" / "alignment.json")
     assert {"base", "alpaca-en", "coit-zh"} <= set(json.dumps(report).split('"'))
+
+
+def test_study_recipes_can_list_mgsm_and_xcopa(tmp_path, tiny_model_dir, capsys):
+    recipe = experiment(tiny_model_dir)
+    recipe["evaluate"]["tasks"] = ["flores-en-zh", "mgsm-zh-cot", "mgsm-zh-cot-en", "xcopa-zh"]
+    assert run(write_recipe(tmp_path, recipe), tmp_path / "out", "--dry-run") == 0
+    assert "eval:base: flores-en-zh, mgsm-zh-cot, mgsm-zh-cot-en, xcopa-zh" in capsys.readouterr().out
+    recipe["evaluate"]["tasks"] = ["mgsm-xx"]
+    run(write_recipe(tmp_path, recipe), tmp_path / "out", "--dry-run")  # the plan lists what is missing
+    assert "not found: evaluate.tasks mgsm-xx: task mgsm-xx: unknown MGSM language 'xx'" in capsys.readouterr().out

@@ -57,6 +57,14 @@ def stop_strings(fmt: str) -> tuple[str, ...]:
     return ALPACA_STOP_STRINGS if fmt == "alpaca" else ()
 
 
+def eval_stop_strings(fmt: str) -> list[str]:
+    """Where evaluation cuts a response: the template's stops, and for Alpaca any new ``### `` section.
+
+    The evaluate stage's runner builds the same list (results.json ``generation.stop_strings``);
+    the lm-eval export uses this one, and its test checks that the two agree."""
+    return list(stop_strings(fmt)) + (["\n### "] if fmt == "alpaca" else [])
+
+
 MODEL_INFO_FILE = "lingalign_model.json"
 
 

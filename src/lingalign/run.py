@@ -234,7 +234,7 @@ def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
 
 
 def _missing_tasks(plan: Plan) -> list[str]:
-    from lingalign.evaluate.tasks import default_data_root, load_builtin, unknown_task
+    from lingalign.evaluate.tasks import default_data_root, is_builtin, load_builtin, unknown_task
 
     spec = plan.experiment.evaluate
     root = plan.eval_root or default_data_root()
@@ -244,7 +244,7 @@ def _missing_tasks(plan: Plan) -> list[str]:
     every_task = dict.fromkeys(spec.tasks + [t for m in plan.experiment.models for t in (m.eval_tasks or [])])
     for name in every_task:
         try:
-            if name.split("-")[0] in ("xquad", "mlqa", "flores", "ntrex"):
+            if is_builtin(name):
                 load_builtin(name, root, spec.split)
             else:
                 raise unknown_task(name, root)

@@ -82,3 +82,21 @@ def test_cli_prints_a_table_and_refuses_bad_files(tmp_path, capsys):
     assert "bad.jsonl:2: no answer text" in capsys.readouterr().err
     assert main(["analyze", "responses", str(tmp_path / "missing.jsonl")]) == 2
     assert "missing.jsonl: file not found" in capsys.readouterr().err
+
+
+def test_mgsm_step_by_step_answers_are_counted_against_the_variant_language(tmp_path):
+    """mgsm-zh-cot should answer in Chinese; mgsm-zh-cot-en (English pivot) in English; xcopa is a choice."""
+    run = tmp_path / "eval"
+    tasks = {"mgsm-zh-cot": {"lang": "zh", "kind": "math"}, "mgsm-zh-cot-en": {"lang": "en", "kind": "math"},
+             "xcopa-zh": {"lang": "zh", "kind": "choice"}}
+    _write(run / "results.json", [{"model": "base", "tasks": tasks}])
+    english = "She has 16 eggs, eats 3 and bakes with 4, so she sells 9 eggs for 2 dollars each: 18 dollars."
+    _write(run / "predictions" / "mgsm-zh-cot.jsonl", [{"prediction": ZH, "references": ["18"]},
+                                                       {"prediction": english, "references": ["3"]}])
+    _write(run / "predictions" / "mgsm-zh-cot-en.jsonl", [{"prediction": english, "references": ["18"]}])
+    _write(run / "predictions" / "xcopa-zh.jsonl", [{"prediction": 0, "label": 1, "scores": [-1.0, -2.0]}])
+    report = response_languages([run])
+    rows = {row["task"]: row for row in report["rows"]}
+    assert (rows["mgsm-zh-cot"]["expected"], rows["mgsm-zh-cot"]["share_expected"]) == ("zh", 0.5)
+    assert (rows["mgsm-zh-cot-en"]["expected"], rows["mgsm-zh-cot-en"]["share_expected"]) == ("en", 1.0)
+    assert report["skipped_choice_tasks"] == ["xcopa-zh"]

@@ -177,6 +177,8 @@ def test_compare_puts_results_side_by_side(fresh, tiny_model_dir, tmp_path, caps
     (["--task", "xquad-zh", "--limit", "0"], "--limit"),
     (["--task", "xquad-zh", "--batch-size", "0"], "--batch-size must be at least 1"),
     (["--task", "xquad-zh", "--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
+    (["--task", "mgsm-xx"], "unknown MGSM language 'xx'"),
+    (["--task", "xcopa-zz"], "unknown XCOPA language 'zz'"),
 ])
 def test_cli_bad_input_exits_2(tiny_model_dir, tmp_path, capsys, argv, message):
     code = cli_main(["eval", "--model", str(tiny_model_dir), "-o", str(tmp_path / "o"), *argv])
@@ -198,3 +200,38 @@ def test_cli_list(capsys):
     assert cli_main(["eval", "--list"]) == 0
     out = capsys.readouterr().out
     assert "xquad-zh" in out and "flores-en-zh" in out and "ntrex-en-vi" in out
+    assert "mgsm-zh" in out and "xcopa-zh" in out and "mgsm-<lang>[-cot|-cot-en]" in out
+
+
+def test_mgsm_and_xcopa_end_to_end(tiny_model_dir, tmp_path):
+    out = tmp_path / "bench"
+    results = evaluate(str(tiny_model_dir), "mgsm-zh,mgsm-zh-cot-en,xcopa-zh", out, **{**FAST, "limit": 4})
+    mgsm, pivot, xcopa = (results["tasks"][t] for t in ("mgsm-zh", "mgsm-zh-cot-en", "xcopa-zh"))
+    assert (mgsm["kind"], mgsm["prompt_variant"], mgsm["question_lang"]) == ("math", "direct", "zh")
+    assert set(mgsm["metrics"]) == {"accuracy"} and mgsm["n"] == 4 and 0 <= mgsm["no_number"] <= 4
+    assert (pivot["prompt_variant"], pivot["lang"], pivot["instruction_lang"]) == ("cot-en", "en", "en")
+    assert set(pivot["metrics"]) == {"accuracy", "answer_lang"}
+    assert set(xcopa["metrics"]) == {"accuracy"} and "(sum)" in xcopa["metrics"]["accuracy"]["scoring"]
+    preds = artifacts.read_jsonl_tolerant(out / "predictions/mgsm-zh.jsonl")
+    from lingalign.evaluate.math_answers import is_correct
+
+    assert mgsm["metrics"]["accuracy"]["value"] == 25 * sum(is_correct(p["prediction"], p["references"][0]) for p in preds)
+    assert preds[0]["references"] == ["18"] and "只给出最终答案" in preds[0]["prompt"]
+    choices = artifacts.read_jsonl_tolerant(out / "predictions/xcopa-zh.jsonl")
+    assert all(p["prediction"] == max(range(2), key=lambda i: p["scores"][i]) for p in choices)
+
+
+def test_math_prompt_variant_is_part_of_the_fingerprint(tiny_model_dir, tmp_path, caplog):
+    (tmp_path / "m.tsv").write_text("Two plus two?\t4\nThree times three?\t9\n", encoding="utf-8")
+    recipe = tmp_path / "eval.yaml"
+    common = ["eval", "--model", str(tiny_model_dir), "--recipe", str(recipe), "-o", str(tmp_path / "o"),
+              "--dtype", "float32", "--max-new-tokens", "4"]
+    recipe.write_text("eval:\n  sets:\n    - {name: m, type: math, path: m.tsv, lang: en}\n")
+    assert cli_main(common) == 0
+    first = artifacts.read_json(tmp_path / "o/predictions/m.settings.json")["fingerprint"]
+    recipe.write_text("eval:\n  sets:\n    - {name: m, type: math, path: m.tsv, lang: en, prompt_variant: cot}\n")
+    with caplog.at_level("WARNING"):
+        assert cli_main(common) == 0
+    assert "starting over" in caplog.text
+    assert artifacts.read_json(tmp_path / "o/predictions/m.settings.json")["fingerprint"] != first
+    assert artifacts.read_json(tmp_path / "o/results.json")["tasks"]["m"]["prompt_variant"] == "cot"

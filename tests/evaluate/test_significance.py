@@ -171,3 +171,27 @@ def test_cli_compares_each_run_with_the_first_and_writes_json(tmp_path, capsys):
     assert f"{f1['delta']:+.1f} [{f1['low']:+.1f}, {f1['high']:+.1f}]" in out
     assert cli_main(["eval", "--compare", str(base), str(coit), "--json", str(target)]) == 0
     assert "bootstrap" not in json.loads(target.read_text())
+
+
+def test_math_and_choice_accuracy_are_resampled_per_item(tmp_path):
+    """MGSM-style accuracy (last number vs gold) and XCOPA-style accuracy (chosen option vs label)."""
+    rng = random.Random(0)
+    golds = [str(rng.randint(1, 5000)) for _ in range(60)]  # "1,234" in the right answers
+    wrong = [{"id": str(i), "prompt": "p", "prediction": "不知道", "references": [g]} for i, g in enumerate(golds)]
+    right = [{"id": str(i), "prompt": "p", "prediction": f"答案是 {int(g):,}。" if i % 4 else "不知道",
+              "references": [g]} for i, g in enumerate(golds)]
+    a = make_run(tmp_path / "a", "mgsm-zh", "math", "zh", wrong)
+    b = make_run(tmp_path / "b", "mgsm-zh", "math", "zh", right)
+    assert read_json(b / "results.json")["tasks"]["mgsm-zh"]["metrics"]["accuracy"]["value"] == 75.0
+    out = paired_bootstrap(a, b, "mgsm-zh", resamples=300)
+    assert set(out) == {"accuracy", "answer_lang"}
+    acc = out["accuracy"]
+    assert (acc["a"], acc["b"], acc["delta"]) == (0.0, 75.0, 75.0) and 60 < acc["low"] <= 75 <= acc["high"] < 90
+
+    labels = [rng.randint(0, 1) for _ in range(40)]
+    choice = lambda hit: [{"id": str(i), "prompt": "p", "prediction": l if hit(i) else 1 - l, "label": l,  # noqa: E731
+                           "references": ["x"], "scores": [0.0, 0.0]} for i, l in enumerate(labels)]
+    c = make_run(tmp_path / "c", "xcopa-zh", "choice", "zh", choice(lambda i: i % 2 == 0))
+    d = make_run(tmp_path / "d", "xcopa-zh", "choice", "zh", choice(lambda i: True))
+    acc = paired_bootstrap(c, d, "xcopa-zh", resamples=300)["accuracy"]
+    assert (acc["a"], acc["b"]) == (50.0, 100.0) and 30 < acc["low"] < 50 < acc["high"] <= 70

@@ -98,3 +98,83 @@ def test_user_sets(tmp_path, samples_dir):
     path.write_text(json.dumps({"prompt": "x", "options": ["a", "b"], "label": 5}) + "\n")
     with pytest.raises(UserError, match="mc.jsonl:1"):
         choice_task("mc", path, "en")
+
+
+# ---- MGSM, XCOPA and user math sets ----------------------------------------------------------------
+
+def test_mgsm_and_xcopa_load_from_samples_in_every_shipped_language(samples_dir):
+    langs = available_tasks(samples_dir)
+    assert "mgsm-zh" in langs["mgsm"] and "xcopa-zh" in langs["xcopa"]
+    assert len(langs["mgsm"]) == 9 and len(langs["xcopa"]) == 9
+    for name in langs["mgsm"] + langs["xcopa"]:
+        assert len(load_builtin(name, samples_dir).examples) == 25
+
+    direct = load_builtin("mgsm-zh", samples_dir)
+    assert (direct.kind, direct.lang, direct.prompt_variant, direct.max_new_tokens) == ("math", "zh", "direct", 64)
+    first = direct.examples[0]
+    assert first.id == "1" and first.references == ["18"] and first.input.startswith("珍妮特的鸭子")
+    assert "只给出最终答案" in first.instruction  # the instruction is in the question's language
+    cot = load_builtin("mgsm-de-cot", samples_dir)
+    assert "Schritt für Schritt" in cot.examples[0].instruction and cot.max_new_tokens == 512
+    pivot = load_builtin("mgsm-zh-cot-en", samples_dir)
+    assert pivot.examples[0].instruction.startswith("Solve the math problem. Think step by step in English")
+    assert (pivot.lang, pivot.question_lang, pivot.instruction_lang) == ("en", "zh", "en")
+    assert pivot.examples[0].input == first.input
+
+    xcopa = load_builtin("xcopa-zh", samples_dir)
+    assert (xcopa.kind, xcopa.lang, xcopa.reduce) == ("choice", "zh", "sum")
+    ex = xcopa.examples[0]  # premise 该物品用气泡包装纸包着。, question cause
+    assert ex.instruction == "该物品用气泡包装纸包着，因为" and ex.options == ["它很易碎。", "它很小。"] and ex.label == 0
+    it = load_builtin("xcopa-it", samples_dir).examples[1]  # an effect question, Latin script
+    assert it.instruction.endswith(" quindi") and not it.instruction.endswith(". quindi")
+    assert all(option[0].islower() for option in it.options)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("mgsm-xx", "unknown MGSM language 'xx'"),
+    ("xcopa-fi", "unknown XCOPA language 'fi'"),
+    ("mgsm-zh-steps", "unknown MGSM prompt variant 'steps'"),
+    ("mgsm-zh-direct", "plain mgsm-zh"),
+])
+def test_unknown_language_or_variant_names_what_exists(samples_dir, name, message):
+    with pytest.raises(UserError, match=message) as info:
+        resolve_tasks([name], samples_dir, "devtest", {})
+    if "language" in message:
+        assert "this data root has" in str(info.value) and "zh" in str(info.value)
+
+
+def test_user_math_sets_tsv_and_jsonl(tmp_path):
+    (tmp_path / "m.tsv").write_text("Two plus two?\t4\nHow many in a dozen?\t1,200\n", encoding="utf-8")
+    task = load_user_set(UserSet(name="m", type="math", path="m.tsv", lang="vi", prompt_variant="cot"), tmp_path)
+    assert task.kind == "math" and [e.references for e in task.examples] == [["4"], ["1,200"]]
+    assert task.instruction_lang == "en" and "step by step" in task.examples[0].instruction  # no vi wording: English
+    (tmp_path / "m.jsonl").write_text('{"question": "2+2?", "answer": 4, "id": "a"}\n', encoding="utf-8")
+    task = load_user_set(UserSet(name="j", type="math", path="m.jsonl", lang="en"), tmp_path)
+    assert task.examples[0].id == "a" and task.examples[0].references == ["4"] and task.prompt_variant == "direct"
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("bad.tsv", "Two plus two?\t4\nHow many?\tfour\n", r"bad.tsv:2: answer 'four' is not a number"),
+    ("bad.tsv", "Two plus two? 4\n", r"bad.tsv:1: expected question<TAB>number"),
+    ("bad.jsonl", '{"question": "q", "answer": 4}\n{"question": "q"}\n', r"bad.jsonl:2: missing key 'answer'"),
+    ("bad.jsonl", '{"question": "q", "answer": "many"}\n', r"bad.jsonl:1: answer 'many' is not a number"),
+])
+def test_bad_math_rows_name_file_and_line(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        load_user_set(UserSet(name="m", type="math", path=name, lang="en"), tmp_path)
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"premise": "P.", "choice1": "a", "choice2": "b", "question": "cause", "label": 2}, "'label' must be 0"),
+    ({"premise": "P.", "choice1": "a", "choice2": "b", "question": "why", "label": 0}, "'question' must be"),
+    ({"premise": "P.", "choice1": "a", "question": "cause", "label": 0}, "needs a 'choice2' string"),
+])
+def test_bad_xcopa_records_name_file_and_line(tmp_path, record, message):
+    from lingalign.evaluate.xcopa import xcopa_task
+
+    good = {"premise": "P.", "choice1": "a", "choice2": "b", "question": "effect", "label": 1}
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="x.jsonl:2: " + message):
+        xcopa_task("x", path, "it")

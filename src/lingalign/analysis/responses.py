@@ -10,7 +10,9 @@ Reads the evaluation stage's prediction files (one JSON object per line with at 
 * model: the record's ``model``, else ``"model"`` in the run's ``results.json`` (for
   ``RUN/predictions/<task>.jsonl``), else the run folder's name.
 
-Multiple-choice tasks (answers are option labels) are skipped and listed as such.
+Multiple-choice tasks (answers are option labels, e.g. XCOPA) are skipped and listed as such.
+Math tasks (MGSM) count like any generation; their expected language is the one results.json
+gives, the question's for ``mgsm-<lang>-cot`` and English for the pivot ``mgsm-<lang>-cot-en``.
 
 A folder argument means every ``*.jsonl`` in it or in its ``predictions/`` sub-folder.
 """

@@ -1,13 +1,16 @@
-"""Score a model on XQuAD, MLQA, FLORES, NTREX or your own sets; compare results files.
+"""Score a model on XQuAD, MLQA, FLORES, NTREX, MGSM, XCOPA or your own sets; compare results files.
 
   lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N]
   lingalign eval --list [--data-root DIR]
-  lingalign eval --compare A B [C ...] [--bootstrap 1000] [--json FILE]   (run folders or results.json)
+  lingalign eval --compare A B [C ...] [--bootstrap 1000] [--json FILE]   (run folders, results.json,
+                                                                          or lm-eval results files)
+  lingalign eval --export-lm-eval DIR --task xcopa-zh,mgsm-zh [--model M] [--limit N]
 
 Writes DIR/results.json (all metric values are percentages 0-100), DIR/predictions/<task>.jsonl
 (resumable: a re-run generates only what is missing) and prints a table. With --bootstrap N,
 --compare also tests each later run against the first (the baseline): the difference per task and
-metric with its paired bootstrap 95% interval over the shared examples.
+metric with its paired bootstrap 95% interval over the shared examples. --export-lm-eval writes the
+tasks as lm-evaluation-harness tasks with the same prompts (see lm_eval_export.py).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="folder laid out like flores101/, xquad/, mlqa-dev/, ntrex128/ "
                         "(default: the samples shipped with lingalign)")
     parser.add_argument("--batch-size", type=int, help="prompts per generation batch (default 16)")
-    parser.add_argument("--max-new-tokens", type=int, help="override the per-task cap (QA 48, translation 256)")
+    parser.add_argument("--max-new-tokens", type=int, help="override the per-task cap (QA 48, translation 256, "
+                        "MGSM direct 64, step by step 512)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"],
                         help="auto (default): bfloat16 where the hardware computes in it, else float32")
     parser.add_argument("--prompt-format", choices=["alpaca", "chat"],
@@ -40,12 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
     parser.add_argument("--list", action="store_true", help="show task names and which the data root has")
     parser.add_argument("--compare", nargs="+", metavar="RUN",
-                        help="eval output folders (or their results.json) to put side by side; the first is the baseline")
+                        help="eval output folders (or their results.json), or lm-eval results files (lm_eval --output_path), "
+                        "to put side by side; the first is the baseline")
     parser.add_argument("--bootstrap", type=int, metavar="N",
                         help="with --compare: paired bootstrap 95%% intervals of each run minus the first, "
                         "N resamples (1000 is usual)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap draws (default 0)")
     parser.add_argument("--json", metavar="FILE", help="with --compare: also write the values (and intervals) to FILE")
+    parser.add_argument("--export-lm-eval", metavar="DIR",
+                        help="write the tasks as lm-evaluation-harness task YAMLs and data files in DIR (prompts "
+                        "rendered in the prompt format: --prompt-format, else the --model folder's, else alpaca)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -65,6 +73,8 @@ def main(args: argparse.Namespace) -> int:
     if not tasks and user_sets:
         tasks = list(user_sets)
     model = args.model or recipe.model
+    if args.export_lm_eval:
+        return _export(args, recipe, user_sets, tasks, model, data_root, split)
     if not model:
         raise UserError("no model given", hint="--model smollm2-135m-instruct (or a model folder)")
     if not args.out:
@@ -117,6 +127,42 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args, recipe, user_sets, tasks, model, data_root, split) -> int:
+    from lingalign.evaluate.lm_eval_export import export_tasks
+    from lingalign.evaluate.runner import resolve_tasks
+    from lingalign.evaluate.tasks import default_data_root
+
+    root = Path(data_root) if data_root else default_data_root()
+    if not root.is_dir():
+        raise UserError(f"{root}: data root not found")
+    limit = args.limit if args.limit is not None else recipe.limit
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+    task_list = resolve_tasks(tasks, root, split, user_sets)
+    fmt, tokenizer = args.prompt_format or recipe.prompt_format, None
+    model_path = None
+    if model:
+        from lingalign.models import resolve_model
+        from lingalign.prompting import read_model_prompt_format
+
+        model_path = resolve_model(model)
+        fmt = fmt or read_model_prompt_format(model_path)
+    fmt = fmt or "alpaca"
+    if fmt == "chat":
+        if not model_path:
+            raise UserError("--prompt-format chat needs --model: the prompts are rendered with its chat template")
+        from lingalign.models import load_tokenizer
+
+        tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code)
+    written = export_tasks(task_list, args.export_lm_eval, fmt=fmt, tokenizer=tokenizer, limit=limit,
+                           max_new_tokens=args.max_new_tokens)
+    out = Path(args.export_lm_eval).resolve()
+    print(f"wrote {len(written)} lm-eval task(s) to {out} (prompt format {fmt}); run them with")
+    print(f"  HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 lm_eval --model hf --model_args pretrained={model_path or 'MODEL'} "
+          f"--include_path {out} --tasks {','.join(t.name for t in task_list)} --output_path OUT --log_samples")
+    return 0
+
+
 def _read_recipe(path):
     from lingalign.evaluate.recipe import EvalRecipe, load_user_set
 
@@ -134,13 +180,13 @@ def _read_recipe(path):
 
 
 def _print_list(root: Path | None, split: str, user_sets: dict) -> None:
-    from lingalign.evaluate.tasks import available_tasks, default_data_root
+    from lingalign.evaluate.tasks import FAMILY_FORMS, available_tasks, default_data_root
 
     root = root or default_data_root()
     if not root.is_dir():
         raise UserError(f"{root}: data root not found")
     print(f"data root: {root}  (FLORES split: {split})")
-    print("task forms: xquad-<lang>  mlqa-<lang>  mlqa-<ctx>-<q>  flores-<src>-<tgt>  ntrex-en-<tgt>")
+    print(f"task forms: {FAMILY_FORMS}")
     for family, names in available_tasks(root, split).items():
         print(f"  {family:7s} {' '.join(names) if names else '(none in this data root)'}")
     if user_sets:

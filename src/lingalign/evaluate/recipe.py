@@ -9,7 +9,8 @@ Example::
         - {name: my-qa, type: qa, path: data/qa.zh.json, lang: zh}            # SQuAD-style JSON
         - {name: my-news, type: translation, prefix: data/news, src_lang: en, tgt_lang: zh}
         - {name: my-news2, type: translation, src: data/a.en, tgt: data/a.zh, src_lang: en, tgt_lang: zh}
-        - {name: xcopa-zh, type: choice, path: data/xcopa.zh.jsonl, lang: zh}  # {prompt, options, label}
+        - {name: my-mc, type: choice, path: data/mc.zh.jsonl, lang: zh}      # {prompt, options, label}
+        - {name: my-math, type: math, path: data/math.zh.tsv, lang: zh, prompt_variant: cot}  # question<TAB>number
 
 Paths are relative to the recipe's folder (``sample:...`` points into the shipped samples). A
 Moses ``prefix`` means the files ``<prefix>.<src_lang>`` and ``<prefix>.<tgt_lang>``.
@@ -27,16 +28,17 @@ from lingalign.evaluate.tasks import Example, Task, iso1, qa_task, translation_t
 
 class UserSet(Strict):
     name: str
-    type: Literal["qa", "translation", "choice"]
-    path: str | None = None  # qa: SQuAD-style JSON; choice: JSONL
+    type: Literal["qa", "translation", "choice", "math"]
+    path: str | None = None  # qa: SQuAD-style JSON; choice: JSONL; math: TSV or JSONL
     src: str | None = None  # translation: two line-aligned files ...
     tgt: str | None = None
     prefix: str | None = None  # ... or a Moses prefix
-    lang: str | None = None  # qa/choice: the language of questions and answers
+    lang: str | None = None  # qa/choice/math: the language of questions and answers
     src_lang: str | None = None
     tgt_lang: str | None = None
     max_new_tokens: int | None = None
     reduce: Literal["sum", "mean"] = "mean"  # choice: sum or per-token mean of option log-probs
+    prompt_variant: Literal["direct", "cot", "cot-en"] = "direct"  # math: see evaluate/math_tasks.py
 
 
 class EvalRecipe(Strict):
@@ -67,6 +69,11 @@ def load_user_set(spec: UserSet, base: Path | None) -> Task:
         else:
             src, tgt = resolve_path(need(spec.src, "src"), base), resolve_path(need(spec.tgt, "tgt"), base)
         task = translation_task(spec.name, src, tgt, src_lang, tgt_lang)
+    elif spec.type == "math":
+        from lingalign.evaluate.math_tasks import math_task
+
+        task = math_task(spec.name, resolve_path(need(spec.path, "path"), base), iso1(need(spec.lang, "lang")),
+                         spec.prompt_variant)
     else:
         task = choice_task(spec.name, resolve_path(need(spec.path, "path"), base), iso1(need(spec.lang, "lang")))
         task.reduce = spec.reduce

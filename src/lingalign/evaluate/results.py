@@ -36,6 +36,25 @@ def merge_results(path: Path, new: dict) -> dict:
     return merged
 
 
+def load_results(path: str | Path) -> dict:
+    """A run's results as lingalign's dict: its results.json, or an lm-eval results file converted.
+
+    ``path`` is an eval folder, its results.json, an lm-eval ``results_*.json``, or the folder
+    lm-eval wrote it in (see ``lm_eval_results``).
+    """
+    from lingalign.evaluate.lm_eval_results import is_lm_eval, to_lingalign
+    from lingalign.evaluate.significance import results_path
+
+    path = results_path(path)
+    data = artifacts.read_json(path)
+    if isinstance(data, dict) and isinstance(data.get("tasks"), dict):
+        return data
+    if is_lm_eval(data):
+        return to_lingalign(data, path)
+    raise UserError(f"{path}: neither a lingalign results.json (no 'tasks') nor an lm-evaluation-harness results "
+                    "file (no 'results' beside 'configs'/'versions', as `lm_eval --output_path` writes)")
+
+
 def _metric_names(results: Sequence[dict]) -> list[str]:
     present = {m for r in results for t in r.get("tasks", {}).values() for m in t.get("metrics", {})}
     return [m for m in METRIC_ORDER if m in present] + sorted(present - set(METRIC_ORDER))
@@ -61,13 +80,8 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
     """One row per (task, metric), one column per run (folder or results.json); notes where signatures differ."""
     from lingalign.evaluate.significance import results_path
 
-    files = [results_path(f) for f in files]  # run folders or their results.json
-    loaded = []
-    for f in files:
-        data = artifacts.read_json(f)
-        if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
-            raise UserError(f"{f}: not a lingalign results.json (no 'tasks')")
-        loaded.append(data)
+    files = [results_path(f) for f in files]  # run folders, their results.json, or lm-eval results files
+    loaded = [load_results(f) for f in files]
     labels = [_label(Path(f), d) for f, d in zip(files, loaded)]
     tasks = sorted({t for d in loaded for t in d["tasks"]})
     rows, notes, copy_note = [], [], False
@@ -90,10 +104,21 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
     formats = {d.get("prompt_format") for d in loaded}
     if len(formats) > 1:
         notes.append(f"prompt formats differ across files: {', '.join(sorted(map(str, formats)))}")
+    variants = {t: {d["tasks"][t].get("prompt_variant") for d in loaded if t in d["tasks"]} for t in tasks}
+    notes += [f"{t}: prompt variants differ across files ({', '.join(sorted(map(str, v)))})"
+              for t, v in variants.items() if len(v) > 1]
+    for label, data in zip(labels, loaded):
+        if data.get("source") == "lm-eval":
+            missing = sorted(set(data["tasks"]) - set(data.get("per_item_samples") or []))
+            if missing:
+                notes.append(f"{label}: an lm-eval results file without per-item samples for {', '.join(missing)}: "
+                             "point values only, no paired intervals (run lm_eval with --log_samples)")
     return ["task", "metric", "n", *labels], rows, notes
 
 
 def _label(path: Path, data: dict) -> str:
+    if data.get("source") == "lm-eval":
+        return f"{data.get('model')} (lm-eval)"
     folder = path.parent.name or str(path)
     return f"{folder} ({data.get('prompt_format', '?')})"
 

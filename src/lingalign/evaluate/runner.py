@@ -16,7 +16,7 @@ from typing import Sequence
 
 from lingalign import artifacts
 from lingalign.errors import UserError
-from lingalign.evaluate.tasks import Task, default_data_root, load_builtin, unknown_task
+from lingalign.evaluate.tasks import Task, default_data_root, is_builtin, load_builtin, unknown_task
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def resolve_tasks(names: Sequence[str | Task], root: Path, split: str, user_sets
             task = name
         elif name in user_sets:
             task = user_sets[name]
-        elif name.split("-")[0] in ("xquad", "mlqa", "flores", "ntrex"):
+        elif is_builtin(name):
             task = load_builtin(name, root, split)
         else:
             raise unknown_task(name, root, extra=sorted(user_sets))
@@ -144,6 +144,7 @@ def evaluate(
             "model": model_fingerprint(model_path), "prompt_format": fmt, "data": task_data_fingerprint(task),
             "kind": task.kind, "max_new_tokens": task_max, "dtype": run_dtype, "backend": backend,
             "stops": stops, "qa_prompt_version": PROMPT_VERSION, "reduce": task.reduce,
+            **({"prompt_variant": task.prompt_variant} if task.prompt_variant else {}),  # math tasks only
         })
         selected = task.examples[:limit] if limit else task.examples
         records = _predict(task, selected, out_dir, fingerprint, runtime, fmt, stops, task_max, batch_size)

@@ -49,6 +49,8 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
         return entry
     predictions = [r["prediction"] for r in records]
     references = [r["references"] for r in records]
+    if task.kind == "math":
+        return score_math(task, entry, predictions, [r[0] for r in references])
     if task.kind == "qa":
         from lingalign.evaluate.qa_metrics import normalisation_name, score_qa
 
@@ -73,5 +75,25 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
             else:
                 entry["note"] = "COMET skipped: unbabel-comet is not installed"
     metrics["answer_lang"] = answer_language(predictions, task.lang)
+    entry["metrics"] = metrics
+    return entry
+
+
+def score_math(task: Task, entry: dict, predictions: list[str], answers: list[str]) -> dict:
+    """Accuracy of the responses' last numbers; answer language for the step-by-step variants only.
+
+    A direct answer is a number, which has no language; a step-by-step one is text, and whether it
+    is in the question's language (``cot``) or in English (``cot-en``) is what those variants vary.
+    """
+    from lingalign.evaluate.math_answers import is_correct, last_number
+
+    correct = sum(is_correct(p, a) for p, a in zip(predictions, answers))
+    entry.update(prompt_variant=task.prompt_variant, question_lang=task.question_lang,
+                 instruction_lang=task.instruction_lang,
+                 no_number=sum(last_number(p) is None for p in predictions))
+    metrics = {"accuracy": {"value": round(100 * correct / max(len(predictions), 1), 4),
+                            "scoring": "exact numeric match of the response's last number (math_answers)"}}
+    if task.prompt_variant != "direct":
+        metrics["answer_lang"] = answer_language(predictions, task.lang)
     entry["metrics"] = metrics
     return entry

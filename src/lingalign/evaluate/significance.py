@@ -9,7 +9,7 @@ items easy or hard, and scoring them on one draw cancels that shared variation.
 * Items are joined on example id (only ids present in both prediction files count; ``n`` says how
   many, ``n_a``/``n_b`` how many each file had).
 * Per-item metrics (inclusion, em, f1, answer_lang, accuracy) are averaged over each draw, with the
-  evaluate stage's own per-item functions (qa_metrics, langid).
+  evaluate stage's own per-item functions (qa_metrics, langid; math accuracy: math_answers).
 * Corpus metrics (chrf++, bleu, spbleu) are recomputed on each draw from per-sentence sufficient
   statistics, the method of ``sacrebleu.significance``, with the same sacrebleu settings and
   tokenizer as the stage (mt_metrics), so the full-sample values equal results.json's. sacrebleu's
@@ -39,33 +39,51 @@ PER_ITEM = ("inclusion", "em", "f1", "answer_lang", "accuracy")
 CORPUS = ("chrf++", "bleu", "spbleu")
 BY_KIND = {"qa": ("inclusion", "em", "f1", "answer_lang"),
            "translation": ("chrf++", "bleu", "spbleu", "answer_lang"),
-           "choice": ("accuracy",)}
+           "choice": ("accuracy",),
+           "math": ("accuracy", "answer_lang")}
 _CELLS_PER_CHUNK = 2_000_000  # resamples x items held in memory at once (16 MB of float64)
 
 
 # ---- reading runs --------------------------------------------------------------------------------
 
 def results_path(path: str | Path) -> Path:
-    """``DIR`` or ``DIR/results.json`` -> ``DIR/results.json`` (an eval run folder or its results)."""
+    """``DIR`` or ``DIR/results.json`` -> ``DIR/results.json`` (an eval run folder or its results).
+
+    A folder without results.json that holds lm-eval's ``results_*.json`` (in it or one level
+    down, as ``lm_eval --output_path DIR`` leaves it) gives the newest of those.
+    """
     path = Path(path)
-    return path / "results.json" if path.is_dir() else path
+    if not path.is_dir():
+        return path
+    if not (path / "results.json").exists():
+        from lingalign.evaluate.lm_eval_results import find_results_file
+
+        return find_results_file(path) or path / "results.json"
+    return path / "results.json"
 
 
 def read_task_entry(run: str | Path, task: str) -> dict:
-    """The task's entry in the run's results.json (its kind, language and metric values)."""
+    """The task's entry in the run's results (its kind, language and metric values)."""
+    from lingalign.evaluate.results import load_results
+
     path = results_path(run)
-    data = artifacts.read_json(path)
-    tasks = data.get("tasks") if isinstance(data, dict) else None
-    if not isinstance(tasks, dict):
-        raise UserError(f"{path}: not a lingalign results.json (no 'tasks')")
+    tasks = load_results(path)["tasks"]
     if task not in tasks:
         raise UserError(f"{path}: no task {task!r}; it has {', '.join(sorted(tasks)) or 'none'}")
     return tasks[task]
 
 
-def read_predictions(run: str | Path, task: str) -> dict[str, dict]:
-    """Stored predictions by example id, as the runner keeps them (later lines win, torn tail ignored)."""
-    path = results_path(run).parent / "predictions" / f"{task}.jsonl"
+def read_predictions(run: str | Path, task: str, kind: str | None = None) -> dict[str, dict]:
+    """Stored predictions by example id, as the runner keeps them (later lines win, torn tail ignored).
+
+    For an lm-eval results file: its logged samples (``lm_eval_results.read_predictions``)."""
+    from lingalign.evaluate.lm_eval_results import is_lm_eval
+    from lingalign.evaluate.lm_eval_results import read_predictions as lm_eval_predictions
+
+    results_file = results_path(run)
+    if results_file.name != "results.json" and is_lm_eval(artifacts.read_json(results_file)):
+        return lm_eval_predictions(results_file, task, kind)
+    path = results_file.parent / "predictions" / f"{task}.jsonl"
     if not path.is_file():
         raise UserError(f"{path}: predictions file not found",
                         hint=f"run `lingalign eval --task {task}` into that folder first")
@@ -77,10 +95,14 @@ def read_predictions(run: str | Path, task: str) -> dict[str, dict]:
 
 # ---- per-item and corpus scores ------------------------------------------------------------------
 
-def item_scores(metric: str, records: Sequence[dict], lang: str) -> np.ndarray:
+def item_scores(metric: str, records: Sequence[dict], lang: str, kind: str | None = None) -> np.ndarray:
     """One score per item (0-100) whose mean is the stage's value of ``metric``."""
     from lingalign.evaluate import qa_metrics
 
+    if metric == "accuracy" and kind == "math":
+        from lingalign.evaluate.math_answers import is_correct
+
+        return np.array([100.0 * is_correct(r["prediction"], r["references"][0]) for r in records])
     if metric == "accuracy":
         return np.array([100.0 * (r["prediction"] == r.get("label")) for r in records])
     if metric == "answer_lang":
@@ -184,8 +206,11 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
     if (entry_b.get("kind"), entry_b.get("lang")) != (kind, lang):
         raise UserError(f"{task}: the runs disagree on the task ({kind}/{lang} in {results_path(run_a_dir)}, "
                         f"{entry_b.get('kind')}/{entry_b.get('lang')} in {results_path(run_b_dir)})")
+    if entry_a.get("prompt_variant") != entry_b.get("prompt_variant"):
+        raise UserError(f"{task}: the runs used different prompt variants ({entry_a.get('prompt_variant')} in "
+                        f"{results_path(run_a_dir)}, {entry_b.get('prompt_variant')} in {results_path(run_b_dir)})")
     if kind not in BY_KIND or not lang:
-        raise UserError(f"{results_path(run_a_dir)} [tasks.{task}]: needs 'kind' (qa, translation or choice) "
+        raise UserError(f"{results_path(run_a_dir)} [tasks.{task}]: needs 'kind' (qa, translation, choice or math) "
                         "and 'lang', as `lingalign eval` writes them")
     spm_path = find_spm_model(spm_model)
     wanted = list(metrics) if metrics else default_metrics(entry_a, entry_b, kind, spm_path)
@@ -194,7 +219,7 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
         raise UserError(f"{task} ({kind}): no bootstrap for {', '.join(unknown)}; "
                         f"available: {', '.join(BY_KIND[kind])}")
 
-    preds_a, preds_b = read_predictions(run_a_dir, task), read_predictions(run_b_dir, task)
+    preds_a, preds_b = read_predictions(run_a_dir, task, kind), read_predictions(run_b_dir, task, kind)
     ids = [i for i in preds_a if i in preds_b]  # A's file order
     if not ids:
         raise UserError(f"{task}: the two prediction files share no example ids "
@@ -212,7 +237,7 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
     per_item, corpus, signatures = {}, {}, {}
     for metric in wanted:
         if metric in PER_ITEM:
-            per_item[metric] = (item_scores(metric, rec_a, lang), item_scores(metric, rec_b, lang))
+            per_item[metric] = (item_scores(metric, rec_a, lang, kind), item_scores(metric, rec_b, lang, kind))
         else:
             scorer = corpus_metric(metric, lang, spm_path)
             refs = [r["references"][0] for r in rec_a]
@@ -261,11 +286,10 @@ def compare_runs(runs: Sequence[str | Path], resamples: int = 1000, seed: int = 
     if len(runs) < 2:
         raise UserError("--bootstrap needs at least two runs: a baseline first, then the systems to test")
     spm_path = find_spm_model(spm_model)
+    from lingalign.evaluate.results import load_results
+
     paths = [results_path(r) for r in runs]
-    loaded = [artifacts.read_json(p) for p in paths]
-    for path, data in zip(paths, loaded):
-        if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
-            raise UserError(f"{path}: not a lingalign results.json (no 'tasks')")
+    loaded = [load_results(p) for p in paths]
     comparisons = []
     for path, data in zip(paths[1:], loaded[1:]):
         tasks, notes = {}, []

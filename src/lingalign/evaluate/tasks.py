@@ -7,10 +7,12 @@ Built-in task names (``lingalign eval --list`` shows which exist in a data root)
 * ``mlqa-<ctx>-<q>``          any ``*context-<ctx>-question-<q>.json`` under ``mlqa-dev/`` or ``mlqa/``
 * ``flores-<src>-<tgt>``      ``flores101/<split>/<code>.<split>`` for both sides (``--split dev|devtest``)
 * ``ntrex-en-<tgt>``          ``ntrex128/newstest2019-src.eng.txt`` -> ``newstest2019-ref.<code>.txt``
+* ``mgsm-<lang>[-cot|-cot-en]`` ``mgsm/mgsm_<lang>.tsv`` (math; direct answer, or step by step, see math_tasks.py)
+* ``xcopa-<lang>``            ``xcopa/<lang>/test.<lang>.jsonl`` (two-way choice by log-likelihood, see xcopa.py)
 
 The default data root is the samples shipped in the package; ``--data-root`` points at a full copy
-laid out the same way. User sets named in an eval recipe (any SQuAD-style JSON, bitext, or
-multiple-choice JSONL) become tasks under their own names (see ``recipe.py``).
+laid out the same way. User sets named in an eval recipe (any SQuAD-style JSON, bitext,
+multiple-choice JSONL, or math TSV/JSONL) become tasks under their own names (see ``recipe.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ PAPER_LANGS = ("ar", "el", "hi", "tr", "vi", "zh", "en")
 # FLORES-101 and NTREX file codes where they differ from the ISO 639-3 code langcodes gives.
 _FLORES_CODES = {"zh": ("cmn_Hans", "zho_simpl"), "ar": ("ara", "arb")}
 _NTREX_CODES = {"zh": ("zho_Hans",), "ar": ("arb",)}
+BUILTIN_FAMILIES = ("xquad", "mlqa", "flores", "ntrex", "mgsm", "xcopa")
+FAMILY_FORMS = ("xquad-<lang>, mlqa-<lang>, mlqa-<ctx>-<q>, flores-<src>-<tgt>, ntrex-en-<tgt>, "
+                "mgsm-<lang>[-cot|-cot-en], xcopa-<lang>")
 
 
 @dataclass
@@ -45,7 +50,7 @@ class Example:
 @dataclass
 class Task:
     name: str
-    kind: str  # "qa" | "translation" | "choice"
+    kind: str  # "qa" | "translation" | "choice" | "math"
     lang: str  # ISO 639-1 code of the expected answer (QA: the gold answer's; translation: target)
     examples: list[Example]
     files: list[Path]
@@ -54,6 +59,13 @@ class Task:
     src_lang: str | None = None
     question_lang: str | None = None
     reduce: str = "mean"  # multiple-choice sets: "sum" or "mean" of option token log-probs
+    prompt_variant: str | None = None  # math: "direct", "cot" or "cot-en" (math_tasks.VARIANTS)
+    instruction_lang: str | None = None  # math: the language the instruction is written in
+
+
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` has the form of a built-in task (its data may still be missing)."""
+    return name.split("-")[0] in BUILTIN_FAMILIES
 
 
 def default_data_root() -> Path:
@@ -209,6 +221,14 @@ def load_builtin(name: str, root: Path, split: str = "devtest") -> Task:
         ref = _need(ntrex_ref_file(root, tgt), name, root / "ntrex128" / f"newstest2019-ref.{tgt}.txt")
         return translation_task(name, _need(src_path if src_path.is_file() else None, name, src_path),
                                 ref, src, tgt)
+    if family == "mgsm" and 1 <= len(langs) <= 3:
+        from lingalign.evaluate.math_tasks import mgsm_task
+
+        return mgsm_task(name, root, langs)
+    if family == "xcopa" and len(langs) == 1:
+        from lingalign.evaluate.xcopa import xcopa_builtin
+
+        return xcopa_builtin(name, root, langs[0])
     raise unknown_task(name, root)
 
 
@@ -226,6 +246,9 @@ _CODE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]+)?$")
 
 def available_tasks(root: Path, split: str = "devtest") -> dict[str, list[str]]:
     """Task names present in a data root, by family (FLORES: pairs among the paper languages only)."""
+    from lingalign.evaluate.math_tasks import mgsm_langs
+    from lingalign.evaluate.xcopa import xcopa_langs
+
     found: dict[str, list[str]] = {"xquad": [], "mlqa": [], "flores": [], "ntrex": []}
     found["xquad"] = sorted(f"xquad-{p.name.split('.')[1]}" for p in (root / "xquad").glob("xquad.*.json"))
     found["mlqa"] = sorted(f"mlqa-{p.stem}" for p in (root / "mlqa-dev").glob("*.json") if _CODE.match(p.stem))
@@ -239,6 +262,8 @@ def available_tasks(root: Path, split: str = "devtest") -> dict[str, list[str]]:
     if (root / "ntrex128" / "newstest2019-src.eng.txt").is_file():
         found["ntrex"] = [f"ntrex-en-{lang}" for lang in PAPER_LANGS if lang != "en" and ntrex_ref_file(root, lang)]
     found["mlqa"] = sorted(set(found["mlqa"]))
+    found["mgsm"] = [f"mgsm-{lang}" for lang in mgsm_langs(root)]  # each also as -cot and -cot-en
+    found["xcopa"] = [f"xcopa-{lang}" for lang in xcopa_langs(root)]
     return found
 
 
@@ -246,6 +271,5 @@ def unknown_task(name: str, root: Path, extra: list[str] = ()) -> UserError:
     valid = [t for names in available_tasks(root).values() for t in names] + list(extra)
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f"did you mean {close[0]}?" if close else None
-    families = "xquad-<lang>, mlqa-<lang>, mlqa-<ctx>-<q>, flores-<src>-<tgt>, ntrex-en-<tgt>"
     shown = ", ".join(valid[:40]) + (" ..." if len(valid) > 40 else "")
-    return UserError(f"unknown task {name!r}. Task forms: {families}. Available here: {shown}", hint=hint)
+    return UserError(f"unknown task {name!r}. Task forms: {FAMILY_FORMS}. Available here: {shown}", hint=hint)

@@ -5,6 +5,7 @@ A run folder (written by ``lingalign run``, or assembled by hand from stage outp
     recipe.yaml                      the resolved experiment recipe
     models/<name>/train_log.jsonl    training curves
     eval/<name>/results.json         scores per task and metric
+                                     (plus any results files given with --results, e.g. lm-eval's)
     analysis/align/alignment.json    layer-wise alignment (+ PNGs)
     analysis/responses/responses.json
     scaling/fit/law.json, fit.png    scaling law; scaling/allocation.yaml
@@ -42,7 +43,27 @@ def _model_order(recipe_text: str | None, names) -> list[str]:
     return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
 
-def collect(run_dir: str | Path) -> dict:
+def extra_results(paths) -> dict[str, dict]:
+    """More models' results given by hand (lingalign results.json or lm-eval results files), by label.
+
+    An lm-eval file is labelled ``<model> (lm-eval)``; its tasks line up with the run's by name.
+    """
+    from lingalign.evaluate.results import load_results
+    from lingalign.evaluate.significance import results_path
+
+    found = {}
+    for given in paths or ():
+        data = load_results(given)
+        label = (f"{data.get('model')} (lm-eval)" if data.get("source") == "lm-eval"
+                 else results_path(given).parent.name)
+        while label in found:
+            label += "'"
+        found[label] = data
+    return found
+
+
+def collect(run_dir: str | Path, extra: list | None = None) -> dict:
+    """Everything the run folder holds; ``extra`` adds results files (lingalign or lm-eval) as more models."""
     run = Path(run_dir)
     found: dict[str, Any] = {"run_dir": str(run.resolve()), "name": run.name}
 
@@ -55,6 +76,8 @@ def collect(run_dir: str | Path) -> dict:
         if data:
             results[path.parent.name] = data
     found["results"] = {name: results[name] for name in _model_order(found["recipe_text"], results)}
+    for label, data in extra_results(extra).items():
+        found["results"][label if label not in found["results"] else f"{label} (added)"] = data
 
     curves = {}
     for path in sorted(run.glob("models/*/train_log.jsonl")):

@@ -18,7 +18,7 @@ td.name,th.name{text-align:left} .up{color:#0a7d32} .down{color:#b3261e} .muted{
 .charts{display:flex;flex-wrap:wrap;gap:1rem} .charts img{max-width:100%;border:1px solid #eee}
 pre{background:#f7f7f7;padding:.8rem;overflow:auto;font-size:.8rem;max-height:28rem}
 details{margin:.5rem 0} h3{margin:1.4rem 0 .2rem;font-size:1.05rem}
-.task{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start} .task h3{flex-basis:100%}
+.task{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start} .task h3,.task p{flex-basis:100%;margin-bottom:0}
 .task img{max-width:100%;border:1px solid #eee} .wide{overflow-x:auto;max-width:100%}
 """
 
@@ -46,7 +46,22 @@ def _cell(value: float | None, ref: float | None) -> str:
     return f"<td>{value:.1f}<br><span class={cls}>{diff:+.1f}{rel}</span></td>"
 
 
-def _task_block(task: str, metrics: list[str], models: list[str], values: dict, base: str | None) -> str:
+_VARIANTS = {"direct": "direct answer", "cot": "step by step, in the question's language",
+             "cot-en": "step by step, in English (pivot)"}
+
+
+def _task_caption(task: str, results: dict) -> str:
+    """What a row's number means beyond the task name: the math prompt variant, lm-eval's source."""
+    entries = {model: (data.get("tasks") or {}).get(task) or {} for model, data in results.items()}
+    parts = [f"prompt: {_VARIANTS.get(v, v)}" for v in sorted({e.get("prompt_variant") for e in entries.values()} - {None})]
+    from_lm_eval = [m for m, e in entries.items() if e.get("source") == "lm-eval"]
+    if from_lm_eval:
+        parts.append("scored by lm-evaluation-harness: " + ", ".join(from_lm_eval))
+    return f"<p class=muted>{_e('; '.join(parts))}</p>" if parts else ""
+
+
+def _task_block(task: str, metrics: list[str], models: list[str], values: dict, base: str | None,
+                caption: str = "") -> str:
     """One task: a table with a row per model that has a score on it, and the same numbers as bars.
 
     One table per task (not one for the run) keeps a study of many tasks readable: a row of 20
@@ -62,7 +77,7 @@ def _task_block(task: str, metrics: list[str], models: list[str], values: dict, 
                         for metric in metrics)
         rows.append(f"<tr><td class=name>{_e(model)}</td>{cells}</tr>")
     chart = charts.task_bars(task, metrics, present, values, palette=models)
-    return (f"<div class=task><h3>{_e(task)}</h3><div class=wide><table><tr><th class=name>model</th>{head}</tr>"
+    return (f"<div class=task><h3>{_e(task)}</h3>{caption}<div class=wide><table><tr><th class=name>model</th>{head}</tr>"
             f"{''.join(rows)}</table></div><img alt=\"{_e(task)}\" src=\"{chart}\"></div>")
 
 
@@ -76,7 +91,8 @@ def _score_section(results: dict) -> str:
         note += (f" The row <b>{_e(COPY_SOURCE)}</b> scores each translation task's source sentences as if they"
                  " were the output: a model below it has not yet learned to translate.")
     tasks = list(dict.fromkeys(t for t, _ in columns))
-    blocks = "".join(_task_block(t, [m for tt, m in columns if tt == t], models, values, base) for t in tasks)
+    blocks = "".join(_task_block(t, [m for tt, m in columns if tt == t], models, values, base, _task_caption(t, results))
+                     for t in tasks)
     return "<h2>Scores</h2><p>All metrics are on a 0-100 scale. " + note + "</p>" + blocks
 
 

@@ -1,0 +1,109 @@
+"""XCOPA (causal commonsense, two alternatives) as a log-likelihood choice task.
+
+Each record is a premise, two alternatives and whether the question asks for the **cause** or the
+**effect** of the premise. The premise (its final full stop dropped) is joined to the connective
+word for that question in the task's language ("because" / "therefore"), and the model chooses
+the alternative whose own tokens it finds more likely after it, with its first letter lowercased
+so that it continues the sentence: ``The item was wrapped in bubble wrap because`` ->
+``it was fragile.`` / ``it was small.``. Scores are the **sum** of the option's token
+log-probabilities, lm-evaluation-harness's ``acc``; an exported task therefore reproduces the
+same choice there (``lm_eval_export``).
+
+**Where the connectives come from.** The words below are those of lm-evaluation-harness's own
+XCOPA task (EleutherAI/lm-evaluation-harness, ``lm_eval/tasks/xcopa/utils.py``, checked in release
+0.4.13), which fills the same premise-connective-alternative template; English is its SuperGLUE
+COPA task's "because" / "therefore". They are facts taken from there, not code. Chinese is joined
+with a full-width comma (``…包着，因为``), since Chinese does not put a space between words; every
+other language with a space, as lm-evaluation-harness does.
+
+Like every lingalign task, the text goes through the run's prompt format (the Alpaca template by
+default: the premise and connective are the instruction, the alternative is the response), so a
+model is scored in the format it was tuned in. Numbers are therefore not those of
+lm-evaluation-harness's own ``xcopa_*`` tasks, which score the bare sentence; the exported tasks
+(``lingalign eval --export-lm-eval``) are the like-for-like comparison.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lingalign.errors import UserError, where
+
+# lang -> (cause, effect), from lm-evaluation-harness (see the module docstring).
+CONNECTIVES: dict[str, tuple[str, str]] = {
+    "en": ("because", "therefore"),
+    "et": ("sest", "seetõttu"),
+    "ht": ("poukisa", "donk sa"),
+    "id": ("karena", "maka"),
+    "it": ("perché", "quindi"),
+    "qu": ("imataq", "chaymi"),
+    "sw": ("kwa sababu", "kwa hiyo"),
+    "ta": ("காரணமாக", "எனவே"),
+    "th": ("เพราะ", "ดังนั้น"),
+    "tr": ("çünkü", "bu yüzden"),
+    "vi": ("bởi vì", "vì vậy"),
+    "zh": ("因为", "所以"),
+}
+_NO_SPACE = {"zh": "，"}  # joiner before the connective where words are not separated by spaces
+_FINAL_STOPS = ".。!！?？"
+
+
+def xcopa_file(root: Path, lang: str, split: str = "test") -> Path:
+    return root / "xcopa" / lang / f"{split}.{lang}.jsonl"
+
+
+def xcopa_langs(root: Path) -> list[str]:
+    return sorted(p.parent.name for p in (root / "xcopa").glob("*/test.*.jsonl") if p.stem == f"test.{p.parent.name}")
+
+
+def stem_and_connective(premise: str, question: str, lang: str) -> str:
+    """``premise`` without its final full stop, joined to the cause/effect connective of ``lang``."""
+    cause, effect = CONNECTIVES[lang]
+    stem = premise.strip()
+    if stem and stem[-1] in _FINAL_STOPS:
+        stem = stem[:-1]
+    return stem + _NO_SPACE.get(lang, " ") + (cause if question == "cause" else effect)
+
+
+def continuation(choice: str) -> str:
+    """An alternative as the rest of the premise's sentence: its first letter lowercased."""
+    choice = choice.strip()
+    return choice[:1].lower() + choice[1:]
+
+
+def xcopa_task(name: str, path: Path, lang: str):
+    """A choice task from XCOPA JSONL ``{premise, choice1, choice2, question: cause|effect, label, idx}``."""
+    from lingalign.artifacts import iter_jsonl
+    from lingalign.evaluate.tasks import Example, Task
+
+    if lang not in CONNECTIVES:
+        raise UserError(f"task {name}: no cause/effect connectives for language {lang!r}; "
+                        f"known: {', '.join(sorted(CONNECTIVES))}")
+    examples = []
+    for line, record in iter_jsonl(path):
+        for key in ("premise", "choice1", "choice2"):
+            if not isinstance(record.get(key), str) or not record[key].strip():
+                raise UserError(f"{where(path, line)}: needs a '{key}' string (XCOPA JSONL: premise, choice1, "
+                                "choice2, question, label)")
+        question, label = record.get("question"), record.get("label")
+        if question not in ("cause", "effect"):
+            raise UserError(f"{where(path, line)}: 'question' must be 'cause' or 'effect', got {question!r}")
+        if not isinstance(label, int) or isinstance(label, bool) or label not in (0, 1):
+            raise UserError(f"{where(path, line)}: 'label' must be 0 (choice1) or 1 (choice2), got {label!r}")
+        options = [continuation(record["choice1"]), continuation(record["choice2"])]
+        examples.append(Example(id=str(record.get("idx", line)),
+                                instruction=stem_and_connective(record["premise"], question, lang),
+                                options=options, label=label, references=[options[label]]))
+    if not examples:
+        raise UserError(f"{path}: no XCOPA records")
+    return Task(name, "choice", lang, examples, [path], 0, reduce="sum")
+
+
+def xcopa_builtin(name: str, root: Path, lang: str):
+    path = xcopa_file(root, lang)
+    if not path.is_file():
+        have = xcopa_langs(root)
+        raise UserError(f"task {name}: unknown XCOPA language {lang!r}: no {path}; "
+                        f"this data root has XCOPA for {', '.join(have) or 'no language'}",
+                        hint="pass --data-root with a full XCOPA copy (xcopa/<lang>/test.<lang>.jsonl)")
+    return xcopa_task(name, path, lang)

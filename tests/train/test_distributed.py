@@ -37,12 +37,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_recipe(tmp_path, tiny_config, tiny_model_dir) -> Path:
-    """The two-process recipe: accumulation 1 (the one-process run uses 2: the same 2 rows per step)."""
+def write_recipe(tmp_path, tiny_config, tiny_model_dir, accumulation: int = 1) -> Path:
+    """The two-process recipe (the one-process run accumulates twice as many micro-batches: the same rows per step)."""
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"model: {tiny_model_dir}\nmax_length: {tiny_config.max_length}\nprecision: fp32\n"
                       f"learning_rate: {tiny_config.learning_rate}\nwarmup_ratio: {tiny_config.warmup_ratio}\n"
-                      f"seed: {tiny_config.seed}\ngradient_accumulation_steps: 1\n"
+                      f"seed: {tiny_config.seed}\ngradient_accumulation_steps: {accumulation}\n"
                       + "".join(f"{k}: {str(v).lower()}\n" for k, v in COMMON.items()))
     return recipe
 
@@ -60,11 +60,15 @@ def accelerate_launch(*options: str) -> list[str]:
             "--main_process_port", str(free_port())]
 
 
+def one_process(tiny_config, data_dir, folder: Path, accumulation: int = 2) -> Path:
+    """The one-process reference: ``accumulation`` micro-batches per step."""
+    return train(tiny_config.model_copy(update={**COMMON, "gradient_accumulation_steps": accumulation}),
+                 data_dir, folder)
+
+
 @pytest.fixture()
 def single(tiny_config, data_dir, tmp_path):
-    """The one-process reference: 2 micro-batches accumulated per step."""
-    return train(tiny_config.model_copy(update={**COMMON, "gradient_accumulation_steps": 2}),
-                 data_dir, tmp_path / "single")
+    return one_process(tiny_config, data_dir, tmp_path / "single")
 
 
 def assert_same_training(single: Path, double: Path) -> None:
@@ -93,10 +97,11 @@ def test_two_processes_match_one(tiny_config, tiny_model_dir, data_dir, tmp_path
     assert_same_training(single, out)
 
 
-def test_fsdp_shipped_config_checkpoints_resumes_and_matches_one(tiny_config, tiny_model_dir, data_dir, tmp_path,
-                                                                 single):
-    """FSDP2 full sharding, as shipped: a sharded checkpoint at step 2, a second launch resumes it."""
-    recipe = write_recipe(tmp_path, tiny_config, tiny_model_dir)
+def test_fsdp_shipped_config_checkpoints_resumes_and_matches_one(tiny_config, tiny_model_dir, data_dir, tmp_path):
+    """FSDP2 full sharding, as shipped: a sharded checkpoint at step 2, a second launch resumes it.
+    Accumulation 2 per process (accelerate's FSDP2 no_sync) against 4 in one process."""
+    single = one_process(tiny_config, data_dir, tmp_path / "single", accumulation=4)
+    recipe = write_recipe(tmp_path, tiny_config, tiny_model_dir, accumulation=2)
     out = tmp_path / "fsdp"
     launcher = accelerate_launch("--config_file", str(RECIPES / "accelerate" / "fsdp.yaml"))
     run(launcher, recipe, data_dir, out, "--stop-after", "2")

@@ -241,3 +241,53 @@ def test_study_recipes_can_list_mgsm_and_xcopa(tmp_path, tiny_model_dir, capsys)
     recipe["evaluate"]["tasks"] = ["mgsm-xx"]
     run(write_recipe(tmp_path, recipe), tmp_path / "out", "--dry-run")  # the plan lists what is missing
     assert "not found: evaluate.tasks mgsm-xx: task mgsm-xx: unknown MGSM language 'xx'" in capsys.readouterr().out
+
+
+def test_run_launching_two_processes_resumes_caches_and_matches_one(tmp_path, tiny_model_dir, monkeypatch, capfd):
+    """``launch:`` with the shipped DDP config and 2 processes (gloo on this CPU): killed after a
+    checkpoint, the same command resumes the launched training; a third run does nothing; the
+    weights equal a 1-process run of the same global batch (accumulation 2), to 1e-5 (see
+    tests/train/test_distributed.py for the tolerance)."""
+    import torch
+
+    import lingalign.run as run_module
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # inherited by the launched processes: 2 x 1 thread on 2 cores
+    models = [{"name": "coit-zh", "data": "coit"}]
+    evaluation = {"tasks": ["flores-en-zh"], "limit": 2, "batch_size": 2, "max_new_tokens": 3, "include_base": False}
+    launched = experiment(tiny_model_dir, models=models, evaluate=evaluation,
+                          launch={"accelerate_config": str(RECIPES / "accelerate" / "ddp.yaml"), "num_processes": 2})
+    folder = tmp_path / "launched"
+    folder.mkdir()
+    recipe = write_recipe(folder, launched)
+    real_launch = run_module.launch_train
+
+    def killed_after_one_step(*args, **kwargs):
+        real_launch(*args, **kwargs, stop_after=1)  # a checkpoint at step 1 of 2, as if killed after it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "launch_train", killed_after_one_step)
+    out = folder / "out"
+    assert run(recipe, out) == 130
+    assert (out / "models" / "coit-zh.work" / "checkpoints" / "step-00000001").is_dir()
+    monkeypatch.setattr(run_module, "launch_train", real_launch)
+    capfd.readouterr()
+    assert run(recipe, out) == 0
+    assert "(step 1 of 2)" in capfd.readouterr().err  # the launched training resumed from the checkpoint
+    assert statuses(out)["train:coit-zh"] == ["interrupted", "done"]
+    hyper = (out / "models" / "coit-zh" / "hyperparameters.yaml").read_text()
+    assert "world_size: 2" in hyper and "total_steps: 2" in hyper
+    assert read_json(out / "eval" / "coit-zh" / "results.json")["tasks"]["flores-en-zh"]["n"] == 2
+
+    monkeypatch.setattr(run_module, "launch_train", lambda *a, **k: pytest.fail("a cached step was launched"))
+    assert run(recipe, out) == 0
+    assert statuses(out)["train:coit-zh"][-1] == "skipped"
+
+    single = experiment(tiny_model_dir, models=models, evaluate=evaluation)
+    single["train"]["gradient_accumulation_steps"] = 2
+    (tmp_path / "single").mkdir()
+    assert run(write_recipe(tmp_path / "single", single), tmp_path / "single" / "out") == 0
+    a, b = weights(tmp_path / "single" / "out" / "models" / "coit-zh"), weights(out / "models" / "coit-zh")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-5)

@@ -65,16 +65,21 @@ def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path,
 
     monkeypatch.setattr(HFGenerator, "generate", counting)
     again = evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)
-    assert len(generated) == 6  # 3 missing per task
+    # each task is one work unit (6 items < batch 3 x 8): it is decoded again whole, so the 3 missing
+    # predictions come from the same batches as in the fresh run; only those 3 are added
+    assert len(generated) == 12
     assert again["tasks"] == results["tasks"]
     for task in ("xquad-zh", "flores-en-zh"):
         assert _predictions(resumed, task) == _predictions(out, task)
+        # rewritten in item order: the same file as the uninterrupted run's
+        assert (resumed / "predictions" / f"{task}.jsonl").read_bytes() == (out / "predictions" / f"{task}.jsonl").read_bytes()
 
     generated.clear()
     evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)  # complete: nothing to generate
     assert generated == []
     more = evaluate(str(tiny_model_dir), "xquad-zh", resumed, **{**FAST, "limit": 8})
-    assert len(generated) == 2 and more["tasks"]["xquad-zh"]["n"] == 8
+    assert len(generated) == 8 and more["tasks"]["xquad-zh"]["n"] == 8  # the unit of items 1-8, decoded whole
+    assert _predictions(resumed, "xquad-zh").items() >= _predictions(out, "xquad-zh").items()  # the 6 are kept
     assert "flores-en-zh" in more["tasks"]  # earlier tasks of the same model are kept
 
 

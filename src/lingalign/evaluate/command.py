@@ -1,6 +1,6 @@
 """Score a model on XQuAD, MLQA, FLORES, NTREX, MGSM, XCOPA or your own sets; compare results files.
 
-  lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N]
+  lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N] [--processes N]
   lingalign eval --list [--data-root DIR]
   lingalign eval --compare A B [C ...] [--bootstrap 1000] [--json FILE]   (run folders, results.json,
                                                                           or lm-eval results files)
@@ -16,6 +16,7 @@ tasks as lm-evaluation-harness tasks with the same prompts (see lm_eval_export.p
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from lingalign.errors import UserError
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-format", choices=["alpaca", "chat"],
                         help="default: what the model folder records (lingalign_model.json), else alpaca")
     parser.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="generation backend (default hf)")
+    parser.add_argument("--processes", type=int, metavar="N",
+                        help="decode with N processes on this machine (torchrun: one per GPU, or CPU cores); "
+                        "the predictions equal a 1-process run's")
     parser.add_argument("--spm", help="FLORES-101 SentencePiece model file, to add spBLEU")
     parser.add_argument("--comet-model", help="local COMET checkpoint folder or .ckpt (needs unbabel-comet)")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
@@ -82,6 +86,11 @@ def main(args: argparse.Namespace) -> int:
     if not tasks:
         raise UserError("no tasks given", hint="--task xquad-zh,flores-en-zh (see `lingalign eval --list`)")
 
+    if args.processes is not None and args.processes < 1:
+        raise UserError(f"--processes must be at least 1, got {args.processes}")
+    if args.processes and args.processes > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(args, args.processes)
+
     from lingalign.evaluate.runner import evaluate
 
     results = evaluate(
@@ -91,8 +100,53 @@ def main(args: argparse.Namespace) -> int:
         backend=args.backend, split=split, max_new_tokens=args.max_new_tokens, user_sets=user_sets,
         spm_model=args.spm, comet_model=args.comet_model, trust_remote_code=args.trust_remote_code,
     )
+    if int(os.environ.get("RANK", "0")) == 0:  # under a launcher, rank 0 reports
+        header, rows = table_rows(results)
+        print_table(header, rows, title=f"{results['model']} ({results['prompt_format']}; values in %)")
+        print(f"wrote {Path(args.out) / 'results.json'}")
+    return 0
+
+
+# options passed on to the launched processes: (argparse dest, flag)
+_FORWARDED = [("model", "--model"), ("task", "--task"), ("out", "--out"), ("recipe", "--recipe"),
+              ("limit", "--limit"), ("split", "--split"), ("data_root", "--data-root"),
+              ("batch_size", "--batch-size"), ("max_new_tokens", "--max-new-tokens"), ("dtype", "--dtype"),
+              ("prompt_format", "--prompt-format"), ("backend", "--backend"), ("spm", "--spm"),
+              ("comet_model", "--comet-model")]
+
+
+def _launch(args: argparse.Namespace, processes: int) -> int:
+    """Start ``processes`` copies of this command under torchrun (a free local port), wait, report.
+
+    Each gets one CPU thread per core it shares unless OMP_NUM_THREADS says otherwise.
+    """
+    import subprocess
+    import sys
+
+    from lingalign import artifacts
+    from lingalign.evaluate.results import print_table, table_rows
+
+    if args.backend == "vllm":
+        raise UserError("--backend vllm runs in one process (vLLM batches and shards by itself)",
+                        hint="drop --processes, or use --backend hf")
+    child = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+             "-m", "lingalign.cli", "eval"]
+    for dest, flag in _FORWARDED:
+        value = getattr(args, dest, None)
+        if value is not None:
+            child += [flag, str(value)]
+    child += ["--trust-remote-code"] if args.trust_remote_code else []
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+    done = subprocess.run(child, env=env)
+    if done.returncode != 0:
+        raise UserError(f"the {processes} evaluation processes exited with code {done.returncode} "
+                        "(their messages are above)",
+                        hint="run the same command again: finished work units are kept")
+    results = artifacts.read_json(Path(args.out) / "results.json")
     header, rows = table_rows(results)
-    print_table(header, rows, title=f"{results['model']} ({results['prompt_format']}; values in %)")
+    print_table(header, rows, title=f"{results['model']} ({results['prompt_format']}; values in %; "
+                f"{processes} processes)")
     print(f"wrote {Path(args.out) / 'results.json'}")
     return 0
 

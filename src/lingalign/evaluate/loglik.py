@@ -21,13 +21,14 @@ def option_logprobs(model, tokenizer, prompt: str, options: Sequence[str], *,
     import torch
 
     prompt_ids = tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"]
+    device = next(model.parameters()).device
     scores = []
     for option in options:
         option_ids = tokenizer(option, add_special_tokens=False)["input_ids"]
         if not option_ids:
             scores.append(float("-inf"))
             continue
-        ids = torch.tensor([prompt_ids + option_ids])
+        ids = torch.tensor([prompt_ids + option_ids], device=device)
         with torch.inference_mode():
             logits = model(input_ids=ids).logits[0, :-1].float()
         logprobs = torch.log_softmax(logits, dim=-1)

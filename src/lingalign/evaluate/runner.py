@@ -1,11 +1,14 @@
 """``evaluate()``: score one model on several tasks, resumably, and write ``results.json``.
 
-For each task, predictions are appended to ``DIR/predictions/<task>.jsonl`` batch by batch, next to
-``<task>.settings.json`` holding the fingerprint of everything that decides a prediction (model
-files, prompt format and wording, task data, decoding settings; not the batch size or ``--limit``).
-A re-run with the same fingerprint generates only the examples not yet there, so a killed
-evaluation resumes where it stopped, and raising ``--limit`` only generates the extra examples.
-A different fingerprint discards the old predictions with a warning.
+For each task, predictions are appended to ``DIR/predictions/<task>.jsonl`` one work unit at a time
+(``batch_size x 8`` items in the task's order), next to ``<task>.settings.json`` holding the
+fingerprint of everything that decides a prediction (model files, prompt format and wording, task
+data, decoding settings; not the batch size or ``--limit``). A re-run with the same fingerprint
+decodes only the units with predictions missing, so a killed evaluation resumes where it stopped
+and raising ``--limit`` decodes the extra items (and the one unit they may share with stored ones).
+A different fingerprint discards the old predictions with a warning. At the end of a task the file
+is rewritten in the task's item order. Under ``torchrun`` / ``accelerate launch`` the units are
+shared out over the processes and merged into the same file (:mod:`lingalign.evaluate.processes`).
 """
 
 from __future__ import annotations
@@ -58,8 +61,12 @@ def resolve_tasks(names: Sequence[str | Task], root: Path, split: str, user_sets
 
 
 def _load_done(preds: Path, settings_path: Path, fingerprint: str) -> dict[str, dict]:
-    """Predictions already made with these exact settings, by example id."""
-    if not preds.exists():
+    """Predictions already made with these exact settings, by example id (with those of
+    ``predictions/.parts/``, left by a multi-process run that stopped before merging)."""
+    from lingalign.evaluate.processes import part_files
+
+    files = ([preds] if preds.exists() else []) + part_files(preds)
+    if not files:
         return {}
     try:
         stored = artifacts.read_json(settings_path).get("fingerprint")
@@ -68,10 +75,14 @@ def _load_done(preds: Path, settings_path: Path, fingerprint: str) -> dict[str, 
     if stored != fingerprint:
         log.warning("%s: made with other settings (model, prompt, data or decoding changed); starting over",
                     preds)
-        preds.unlink()
+        for path in files:
+            path.unlink()
         return {}
-    _drop_torn_tail(preds)
-    return {str(r["id"]): r for r in artifacts.read_jsonl_tolerant(preds) if "id" in r}
+    done = {}
+    for path in files:
+        _drop_torn_tail(path)
+        done.update((str(r["id"]), r) for r in artifacts.read_jsonl_tolerant(path) if "id" in r)
+    return done
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -130,7 +141,13 @@ def evaluate(
     run_dtype = resolve_dtype(dtype)
     spm_path = scoring.spm_for(spm_model)
 
-    runtime = _Runtime(model_path, backend, run_dtype, trust_remote_code)
+    from lingalign.evaluate.processes import Processes
+
+    procs = Processes()  # one process, or one of several started by torchrun / accelerate launch
+    if procs.world > 1 and backend == "vllm":
+        raise UserError("--backend vllm runs in one process (vLLM batches and shards by itself)",
+                        hint="drop --processes / the launcher, or use --backend hf")
+    runtime = _Runtime(model_path, backend, run_dtype, trust_remote_code, device=procs.device)
     generation = {"decoding": "greedy", "dtype": run_dtype, "backend": backend, "batch_size": batch_size,
                   "stop_strings": stops, "sort_by_length": True, "qa_prompt_version": PROMPT_VERSION,
                   "max_new_tokens": {}}
@@ -147,8 +164,13 @@ def evaluate(
             **({"prompt_variant": task.prompt_variant} if task.prompt_variant else {}),  # math tasks only
         })
         selected = task.examples[:limit] if limit else task.examples
-        records = _predict(task, selected, out_dir, fingerprint, runtime, fmt, stops, task_max, batch_size)
-        task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model)
+        records = _predict(task, selected, out_dir, fingerprint, runtime, fmt, stops, task_max, batch_size, procs)
+        if procs.main:
+            task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model)
+
+    if not procs.main:  # rank 0 scores and writes; the others return what it wrote
+        procs.barrier()
+        return artifacts.read_json(out_dir / "results.json")
 
     results = {
         "model": model, "model_path": model_path, "prompt_format": fmt, "generation": generation,
@@ -161,14 +183,16 @@ def evaluate(
         {"model": model_fingerprint(model_path), "fmt": fmt, "tasks": sorted(results["tasks"]), "limit": limit}),
         config={"model": model, "tasks": [t.name for t in task_list], "limit": limit, "split": split},
         counts={name: entry["n"] for name, entry in results["tasks"].items()})
+    procs.barrier()
     return results
 
 
 class _Runtime:
     """The model, loaded on first need (a fully resumed evaluation never loads it)."""
 
-    def __init__(self, model_path: str, backend: str, dtype: str, trust_remote_code: bool):
+    def __init__(self, model_path: str, backend: str, dtype: str, trust_remote_code: bool, device: str | None = None):
         self.model_path, self.backend, self.dtype, self.trust = model_path, backend, dtype, trust_remote_code
+        self.device = device
         self._generator = None
         self._tokenizer = None
 
@@ -178,7 +202,7 @@ class _Runtime:
             from lingalign.evaluate.generate import make_generator
 
             self._generator = make_generator(self.model_path, backend=self.backend, dtype=self.dtype,
-                                             trust_remote_code=self.trust)
+                                             trust_remote_code=self.trust, device=self.device)
         return self._generator
 
     @property
@@ -195,40 +219,69 @@ class _Runtime:
 
 
 def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Runtime, fmt: str,
-             stops: list[str], max_new: int, batch_size: int) -> list[dict]:
-    """Predictions for ``selected`` examples, generating only those not already stored."""
-    from lingalign.prompting import build_prompt
+             stops: list[str], max_new: int, batch_size: int, procs=None) -> list[dict]:
+    """Predictions for ``selected`` examples, decoding only the work units with some not stored.
 
+    With several processes (``procs``), each decodes its share of the units and rank 0 merges;
+    other ranks return an empty list. See :mod:`lingalign.evaluate.processes`.
+    """
+    from lingalign.evaluate.processes import UNIT_BATCHES, Processes, part_path, work_units, write_in_order
+
+    procs = procs or Processes()
     preds_path = out_dir / "predictions" / f"{task.name}.jsonl"
     settings_path = out_dir / "predictions" / f"{task.name}.settings.json"
-    preds_path.parent.mkdir(parents=True, exist_ok=True)
-    done = _load_done(preds_path, settings_path, fingerprint)
-    artifacts.write_json(settings_path, {"fingerprint": fingerprint, "task": task.name, "prompt_format": fmt})
-    pending = [e for e in selected if e.id not in done]
-    if pending:
-        log.info("%s: %d to generate (%d stored)", task.name, len(pending), len(selected) - len(pending))
-        tokenizer = runtime.tokenizer if fmt == "chat" else None
-        prompts = [build_prompt(e.instruction, e.input, fmt, tokenizer) for e in pending]
-        if task.kind == "choice":
-            batches = _score_choices(runtime, pending, prompts, fmt, task.reduce)
-        else:
-            batches = runtime.generator.generate(prompts, max_new_tokens=max_new, batch_size=batch_size,
-                                                 stop=stops, add_special_tokens=fmt != "chat")
-        finished = len(selected) - len(pending)
-        for batch in batches:
-            new = []
-            for index, prediction in batch:
-                example = pending[index]
-                record = {"id": example.id, "prompt": prompts[index], "prediction": prediction,
-                          "references": example.references}
-                if task.kind == "choice":
-                    record.update(prediction=prediction["choice"], scores=prediction["scores"], label=example.label)
-                new.append(record)
-                done[example.id] = record
-            artifacts.append_jsonl(preds_path, new)
-            finished += len(new)
-            log.info("%s: %d/%d", task.name, finished, len(selected))
+    if procs.main:
+        preds_path.parent.mkdir(parents=True, exist_ok=True)
+        done = _load_done(preds_path, settings_path, fingerprint)
+        write_in_order(preds_path, done, [])  # fold parts left by an earlier multi-process run into the file
+        artifacts.write_json(settings_path, {"fingerprint": fingerprint, "task": task.name, "prompt_format": fmt})
+    procs.barrier()
+    if not procs.main:
+        done = {str(r["id"]): r for r in artifacts.read_jsonl_tolerant(preds_path) if "id" in r}
+    units = [[selected[i] for i in unit] for unit in work_units(len(selected), batch_size)]
+    todo = [unit for unit in procs.mine(units) if any(e.id not in done for e in unit)]
+    if todo:
+        target = preds_path if procs.world == 1 else part_path(preds_path, procs.rank)
+        missing = sum(e.id not in done for unit in todo for e in unit)
+        who = f" (process {procs.rank} of {procs.world})" if procs.world > 1 else ""
+        log.info("%s%s: %d to generate in %d unit(s) of up to %d items", task.name, who, missing, len(todo),
+                 batch_size * UNIT_BATCHES)
+        for number, unit in enumerate(todo, 1):
+            new = [r for r in _decode_unit(task, unit, runtime, fmt, stops, max_new, batch_size) if r["id"] not in done]
+            artifacts.append_jsonl(target, new)
+            done.update((r["id"], r) for r in new)
+            log.info("%s%s: unit %d/%d done", task.name, who, number, len(todo))
+    procs.barrier()
+    if not procs.main:
+        return []
+    if procs.world > 1:
+        done.update(_load_done(preds_path, settings_path, fingerprint))  # the other ranks' parts
+    write_in_order(preds_path, done, [e.id for e in selected])
     return [done[e.id] for e in selected]
+
+
+def _decode_unit(task: Task, unit, runtime: _Runtime, fmt: str, stops: list[str], max_new: int,
+                 batch_size: int) -> list[dict]:
+    """Records for one work unit, decoded on its own (its batches depend on nothing else)."""
+    from lingalign.prompting import build_prompt
+
+    tokenizer = runtime.tokenizer if fmt == "chat" else None
+    prompts = [build_prompt(e.instruction, e.input, fmt, tokenizer) for e in unit]
+    if task.kind == "choice":
+        batches = _score_choices(runtime, unit, prompts, fmt, task.reduce)
+    else:
+        batches = runtime.generator.generate(prompts, max_new_tokens=max_new, batch_size=batch_size,
+                                             stop=stops, add_special_tokens=fmt != "chat")
+    records = [None] * len(unit)
+    for batch in batches:
+        for index, prediction in batch:
+            example = unit[index]
+            record = {"id": example.id, "prompt": prompts[index], "prediction": prediction,
+                      "references": example.references}
+            if task.kind == "choice":
+                record.update(prediction=prediction["choice"], scores=prediction["scores"], label=example.label)
+            records[index] = record
+    return records
 
 
 def _score_choices(runtime: _Runtime, examples, prompts, fmt: str, reduce: str):

@@ -5,7 +5,10 @@ and padding positions never become vocabulary-sized logits, which on a small mod
 vocabulary (SmolLM2: 576 -> 49152) is a large share of the compute and memory. The result is the
 same sum the full-logits path gives (the tests compare them).
 
-The module wraps the causal LM so that ``accelerate`` (DDP/FSDP) sees one forward call.
+The module wraps the causal LM so that ``accelerate`` (DDP/FSDP) sees one forward call. It passes
+on the embedding accessors and ``tie_weights``: accelerate's FSDP2 preparation calls them on the
+module it is given, and without them a model with tied input/output embeddings (SmolLM2) would
+come out of sharding with two separate matrices.
 """
 
 from __future__ import annotations
@@ -20,6 +23,15 @@ class ResponseLoss(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+
+    def get_input_embeddings(self):
+        return self.model.get_input_embeddings()
+
+    def get_output_embeddings(self):
+        return self.model.get_output_embeddings()
+
+    def tie_weights(self, *args, **kwargs):
+        return self.model.tie_weights(*args, **kwargs)
 
     def forward(self, input_ids, position_ids, labels):
         """Return the *sum* of token losses; the caller divides by the step's target count."""

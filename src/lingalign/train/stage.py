@@ -18,6 +18,7 @@ from lingalign.artifacts import (hash_file, hash_obj, is_complete, read_json, re
                                  read_manifest, write_json, write_manifest, write_text)
 from lingalign.config import dump_yaml
 from lingalign.errors import UserError
+from lingalign.train.distributed import has_accelerator  # noqa: F401  (kept importable from here)
 from lingalign.train.recipe import NON_RESULT_KEYS, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,12 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     with ``resume=True``); the path of that checkpoint is returned instead.
     """
     import torch
-    from accelerate import Accelerator
     from transformers import get_scheduler
 
     from lingalign.models import load_model
     from lingalign.train.batching import plan_epoch
     from lingalign.train.checkpoint import latest_checkpoint, load_checkpoint
+    from lingalign.train.distributed import attention_kernel, make_accelerator
     from lingalign.train.examples import load_examples
     from lingalign.train.loop import LoopState, run_loop
     from lingalign.train.loss import ResponseLoss
@@ -95,7 +96,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     model_path = resolve_base(config)
     fp = fingerprint(config, data_file, model_path)
 
-    accelerator = Accelerator(cpu=not has_accelerator())  # cpu=True lets torchrun on CPUs form a gloo group
+    accelerator = make_accelerator()  # DDP, FSDP or DeepSpeed, as launched; on GPUs or CPUs
     main = accelerator.is_main_process
     if accelerator.distributed_type.value == "DEEPSPEED":
         if config.gradient_accumulation_steps > 1:
@@ -131,9 +132,11 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     steps_per_epoch = [math.ceil(len(p) / per_step) for p in plans]
     total_steps = min(sum(steps_per_epoch), config.max_steps or sum(steps_per_epoch))
     precision = resolve_precision(config.precision, accelerator)
+    attention = attention_kernel(accelerator.device.type, precision)
 
     torch.manual_seed(config.seed)
-    model = load_model(model_path, dtype="float32", trust_remote_code=config.trust_remote_code)
+    model = load_model(model_path, dtype="float32", trust_remote_code=config.trust_remote_code,
+                       attn_implementation=attention)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     if config.method == "lora":
@@ -149,6 +152,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
 
     derived = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "world_size": world,
                "effective_batch_rows": config.micro_batch_size * per_step, "precision": precision,
+               "attention": attention, "distributed": accelerator.distributed_type.value,
                "trainable_parameters": sum(p.numel() for p in trainable),
                "parameters": sum(p.numel() for p in model.parameters()), "base_model": model_path}
     state = LoopState()
@@ -189,13 +193,6 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         shutil.rmtree(work)
     accelerator.wait_for_everyone()
     return out
-
-
-def has_accelerator() -> bool:
-    import torch
-
-    xpu = getattr(torch, "xpu", None)
-    return torch.cuda.is_available() or torch.backends.mps.is_available() or bool(xpu and xpu.is_available())
 
 
 def tokenizer_for(model_path: str, config: TrainConfig):
@@ -239,15 +236,17 @@ def save_model(accelerator, wrapper, tokenizer, config: TrainConfig, model_path:
     """Save full weights (base dtype) or the LoRA adapter (+ merged model) into ``folder``; rank 0 writes."""
     from lingalign.models import torch_dtype
     from lingalign.prompting import write_model_info
+    from lingalign.train.distributed import drop_tied_copies
     from lingalign.train.export import base_dtype, cast_state, export_merged, set_generation_ids
 
     state = accelerator.get_state_dict(wrapper)  # gathers FSDP shards; keys start with "model."
-    model = accelerator.unwrap_model(wrapper).model
+    unwrapped = accelerator.unwrap_model(wrapper)
+    model = unwrapped.model
     if not accelerator.is_main_process:
         return
     if folder.exists():
         shutil.rmtree(folder)
-    state = {k[len("model."):]: v for k, v in state.items()}
+    state = {k[len("model."):]: v for k, v in drop_tied_copies(state, unwrapped).items()}
     if config.method == "full":
         set_generation_ids(model, tokenizer)
         model.config.dtype = torch_dtype(base_dtype(model_path))

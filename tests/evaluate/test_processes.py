@@ -1,0 +1,77 @@
+"""Data-parallel evaluation: 2 CPU processes write the same prediction files, byte for byte, as 1
+process, also when they resume a killed 2-process run; the work units do not depend on the count."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lingalign import artifacts
+from lingalign.cli import main as cli_main
+from lingalign.evaluate import evaluate
+from lingalign.evaluate.processes import Processes, work_units
+
+TASKS = "xquad-zh,flores-en-zh"
+LIMIT, BATCH = 24, 2  # units of 2 x 8 = 16 items: two per task, one for each process
+SETTINGS = dict(limit=LIMIT, batch_size=BATCH, max_new_tokens=6, dtype="float32")
+
+
+def test_units_are_blocks_of_eight_batches_dealt_round_robin():
+    units = work_units(40, 2)
+    assert [(u.start, u.stop) for u in units] == [(0, 16), (16, 32), (32, 40)]
+    procs = Processes()  # no launcher here: one process takes every unit
+    assert (procs.rank, procs.world) == (0, 1) and procs.mine(units) == units
+    procs.rank, procs.world = 1, 2
+    assert procs.mine(units) == [units[1]]
+
+
+@pytest.fixture(scope="module")
+def one_process(tiny_model_dir, tmp_path_factory):
+    """The 1-process reference, with one thread like each of the launched processes (the thread
+    count can change how a matrix product sums, so it is kept equal)."""
+    out = tmp_path_factory.mktemp("one-process")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = evaluate(str(tiny_model_dir), TASKS, out, **SETTINGS)
+    finally:
+        torch.set_num_threads(threads)
+    return out, results
+
+
+def test_two_processes_resume_a_killed_run_and_equal_one_process(one_process, tiny_model_dir, tmp_path):
+    reference, results = one_process
+    out = tmp_path / "two"
+    # what a killed 2-process run leaves: process 1 had written 2 predictions of its xquad unit
+    # (items 17-24) and half of a third; nothing merged yet; flores not started
+    parts = out / "predictions" / ".parts"
+    parts.mkdir(parents=True)
+    lines = (reference / "predictions" / "xquad-zh.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (parts / "xquad-zh.rank1.jsonl").write_text("".join(lines[16:18]) + lines[18][:25], encoding="utf-8")
+    shutil.copy(reference / "predictions" / "xquad-zh.settings.json", out / "predictions")
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "lingalign.cli", "eval", "--model", str(tiny_model_dir), "--task", TASKS,
+               "-o", str(out), "--limit", str(LIMIT), "--batch-size", str(BATCH), "--max-new-tokens", "6",
+               "--dtype", "float32", "--processes", "2"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "xquad-zh (process 1 of 2): 6 to generate in 1 unit(s)" in done.stderr  # resumed: 2 of 8 were stored
+    assert "flores-en-zh (process 0 of 2): 16 to generate" in done.stderr
+    assert "flores-en-zh (process 1 of 2): 8 to generate" in done.stderr
+    for task in ("xquad-zh", "flores-en-zh"):
+        ours = (out / "predictions" / f"{task}.jsonl").read_bytes()
+        assert ours == (reference / "predictions" / f"{task}.jsonl").read_bytes(), task
+    assert not any(parts.iterdir())  # merged into the task files
+    assert artifacts.read_json(out / "results.json")["tasks"] == results["tasks"]
+
+
+def test_processes_refuse_the_vllm_backend(tiny_model_dir, tmp_path, capsys):
+    code = cli_main(["eval", "--model", str(tiny_model_dir), "--task", "flores-en-zh", "-o", str(tmp_path / "x"),
+                     "--backend", "vllm", "--processes", "2"])
+    assert code == 2 and "vllm runs in one process" in capsys.readouterr().err

@@ -79,8 +79,9 @@ def _torch_check(name: str) -> bool | None:
 
 
 def onednn_bf16() -> bool:
-    """oneDNN's own bf16 check. True on any AVX-512 CPU (bw/vl/dq), where bf16 is *emulated* in
-    fp32 units unless AVX512-BF16/AMX is present, so on x86 it does not mean native bf16."""
+    """oneDNN's own bf16 check. On x86 it is true on any AVX-512 CPU (bw/vl/dq) and on AVX2 CPUs
+    with AVX-NE-CONVERT, where bf16 is *emulated* in fp32 units unless AVX512-BF16/AMX is present,
+    so there it does not mean native bf16. On ARM it asks for the BF16 extension."""
     import torch
 
     try:

@@ -291,3 +291,29 @@ def test_run_launching_two_processes_resumes_caches_and_matches_one(tmp_path, ti
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-5)
+
+
+def test_set_overrides_a_recipe_key_and_the_run_folder_records_it(finished, tmp_path, capsys):
+    import shutil
+
+    recipe, out = finished
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    assert run(recipe, copy, "--set", "evaluate.limit=2", "--set", "evaluate.dtype=float32") == 0
+    log = statuses(copy)
+    assert log["train:coit-zh"][-1] == "skipped" and log["eval:coit-zh"][-1] == "done"
+    results = read_json(copy / "eval" / "coit-zh" / "results.json")
+    assert results["tasks"]["flores-en-zh"]["n"] == 2
+    assert results["provenance"]["precision"] == {"train": "fp32", "eval": "fp32"}
+    saved = (copy / "recipe.yaml").read_text(encoding="utf-8")
+    assert saved.startswith(f"# {recipe} with --set evaluate.limit=2 --set evaluate.dtype=float32\n")
+    assert yaml.safe_load(saved)["evaluate"]["limit"] == 2
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    assert "precision: train fp32; eval fp32" in page
+    capsys.readouterr()
+    assert run(recipe, tmp_path / "plan", "--dry-run", "--set", "train.precision=bf16") == 0
+    assert "precision bf16" in capsys.readouterr().out
+    assert run(recipe, tmp_path / "plan", "--dry-run", "--set", "train.precison=bf16") == 2
+    assert "precison: unknown key. Did you mean 'precision'?" in capsys.readouterr().err
+    assert run(recipe, tmp_path / "plan", "--dry-run", "--set", "evaluate.dtype=fp32") == 2
+    assert "evaluate.dtype" in capsys.readouterr().err

@@ -134,6 +134,26 @@ def load_recipe(path: str | os.PathLike, model: type[M], section: str | None = N
     return validate(data, model, source)
 
 
+def apply_overrides(data: dict, pairs: list[str]) -> dict:
+    """Apply ``--set KEY=VALUE`` pairs to a recipe read from YAML (``lingalign train``, ``lingalign run``).
+
+    The value is read as YAML (``1e-4`` is a number, ``[a, b]`` a list); a dotted key reaches into
+    a section (``lora.r=8``, ``train.precision=fp32``). The result is validated like the file.
+    """
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE")
+        target = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise UserError(f"--set {key}: {part!r} is not a section")
+        target[parts[-1]] = yaml.safe_load(value)
+    return data
+
+
 def dump_yaml(model: BaseModel) -> str:
     """The resolved configuration as YAML, saved beside every output."""
     return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

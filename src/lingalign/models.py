@@ -142,18 +142,6 @@ def adapter_base(path: str) -> str:
     return base
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX).
-
-    Without it PyTorch emulates bf16 and a matrix product is tens of times slower than fp32
-    (measured 0.8 vs 30 GFLOP/s on an AVX2-only machine), so "auto" must not pick bf16 there.
-    """
-    import torch
-
-    checks = [getattr(torch.cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return any(check() for check in checks if check is not None)
-
-
 def torch_dtype(name: str):
     """Map a dtype name to torch; ``auto`` is bfloat16 on a CUDA GPU that supports it, else float32."""
     import torch

@@ -29,13 +29,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, Sequence
 
+import yaml
 from pydantic import Field
 
 from lingalign.artifacts import (append_jsonl, hash_obj, now, read_json, read_manifest, write_json,
                                  write_text)
-from lingalign.config import Strict, dump_yaml, read_yaml, resolve_path, validate
+from lingalign.config import Strict, apply_overrides, dump_yaml, read_yaml, resolve_path, validate
 from lingalign.errors import UserError
 from lingalign.models import DEFAULT_MODEL
 
@@ -61,7 +62,8 @@ class EvalSpec(Strict):
     limit: Optional[int] = Field(None, ge=1, description="first N items of every task (None = all)")
     split: str = "devtest"
     batch_size: int = Field(8, ge=1)
-    dtype: str = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 where the CPU has native bf16 (AVX512-BF16/AMX), else float32")
     backend: Literal["hf", "vllm"] = "hf"
     max_new_tokens: Optional[int] = Field(
         None, ge=1, description="ceiling per answer: lowers a task's default (translation 256), never raises it (QA 48)")
@@ -74,7 +76,7 @@ class AlignSpec(Strict):
     limit: Optional[int] = Field(200, ge=2)
     models: Optional[list[str]] = None  # default: base and every trained model
     data_root: Optional[str] = Field(None, description="a FLORES-style folder with dev/<lang>.dev files (default: the shipped FLORES-101 sample)")
-    dtype: str = Field("float32", description="bfloat16 halves memory on a GPU; keep float32 on a CPU without bf16")
+    dtype: Literal["float32", "bfloat16", "auto"] = Field("float32", description="bfloat16 halves memory on a GPU; keep float32 on a CPU without bf16")
 
 
 class LaunchSpec(Strict):
@@ -125,12 +127,16 @@ class Plan:
     never loads a model or reads data, so ``--dry-run`` works before the inputs exist.
     """
 
-    def __init__(self, recipe_path: Path, out: Path):
+    def __init__(self, recipe_path: Path, out: Path, overrides: Sequence[str] = ()):
         from lingalign.data.recipe import DataRecipe
         from lingalign.train.recipe import TrainConfig
 
         source = str(recipe_path)
-        exp = _validate(read_yaml(recipe_path), Experiment, source)
+        data = read_yaml(recipe_path)
+        if overrides and isinstance(data, dict):  # --set KEY=VALUE, checked by the same schemas as the file
+            data = apply_overrides(data, list(overrides))
+        self.data = data
+        exp = _validate(data, Experiment, source)
         self.experiment, self.recipe_path, self.recipe_dir, self.out = exp, recipe_path, recipe_path.parent, out
         self.base_model = model_ref(exp.base_model, self.recipe_dir)
         self.datasets = {name: _validate(spec, DataRecipe, f"{source} [datasets.{name}]")
@@ -532,6 +538,7 @@ def describe(plan: Plan, pending: Optional[set[str]] = None) -> str:
     if exp.evaluate:
         limit = f"first {exp.evaluate.limit} items" if exp.evaluate.limit else "all items"
         cap = f", at most {exp.evaluate.max_new_tokens} new tokens" if exp.evaluate.max_new_tokens else ""
+        cap += f", dtype {exp.evaluate.dtype}" if exp.evaluate.dtype != "auto" else ""
         for label in plan.eval_models():
             lines.append(f"  eval:{label}: {', '.join(plan.eval_tasks(label))} ({limit}{cap}){cached('eval:' + label)}")
     if exp.analysis:
@@ -548,12 +555,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="run folder (created; re-use it to resume)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan, what is cached and what is missing; load and run nothing")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe key (YAML value), e.g. --set train.precision=fp32 "
+                        "--set evaluate.dtype=float32; DIR/recipe.yaml records the recipe as run")
 
 
 def main(args: argparse.Namespace) -> int:
     recipe_path = Path(args.recipe)
     out = Path(args.output)
-    plan = Plan(recipe_path, out)
+    plan = Plan(recipe_path, out, args.set)
     pending, _ = pending_steps(plan)
     print(describe(plan, pending), flush=True)
     if args.dry_run:
@@ -564,6 +574,9 @@ def main(args: argparse.Namespace) -> int:
                         hint="fix the paths (relative paths are relative to the recipe's folder) and run again")
     out.mkdir(parents=True, exist_ok=True)
     text = recipe_path.read_text(encoding="utf-8")
+    if args.set:  # what ran is the recipe with the overrides applied (its comments stay in the original)
+        header = f"# {recipe_path} with " + " ".join(f"--set {pair}" for pair in args.set) + "\n"
+        text = header + yaml.safe_dump(plan.data, sort_keys=False, allow_unicode=True)
     if not (out / "recipe.yaml").exists() or (out / "recipe.yaml").read_text(encoding="utf-8") != text:
         write_text(out / "recipe.yaml", text)
     start = time.time()

@@ -54,6 +54,8 @@ def test_align_writes_every_number_plots_and_manifest(tiny_model_dir, tmp_path):
         assert (out / f"{metric}.png").read_bytes()[:8] == PNG
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["stage"] == "analyze-align" and "overview.png" in manifest["outputs"]
+    assert report["provenance"]["precision"] == {"analysis": "fp32"}  # the default --dtype float32
+    assert isinstance(report["provenance"]["native_bf16"], bool) and manifest["provenance"] == report["provenance"]
 
 
 def test_retrieval_is_perfect_when_the_translation_is_the_english_sentence(tiny_model_dir, self_translation, tmp_path):

@@ -27,6 +27,9 @@ def test_results_shape(fresh, tiny_model_dir):
     assert results["prompt_format"] == "alpaca" and results["generation"]["decoding"] == "greedy"
     assert results["generation"]["max_new_tokens"] == {"xquad-zh": 6, "flores-en-zh": 6}
     assert "torch" in results["versions"] and results["date"]
+    assert results["provenance"]["precision"] == {"eval": "fp32"}  # the tiny model is no training output
+    assert isinstance(results["provenance"]["native_bf16"], bool) and results["provenance"]["device"] == {"type": "cpu"}
+    assert artifacts.read_json(out / "manifest.json")["provenance"] == results["provenance"]
     flores = results["tasks"]["flores-en-zh"]
     assert flores["n"] == 6 and flores["split"] == "devtest"
     assert set(flores["metrics"]) == {"chrf++", "bleu", "answer_lang"}
@@ -240,3 +243,48 @@ def test_math_prompt_variant_is_part_of_the_fingerprint(tiny_model_dir, tmp_path
     assert "starting over" in caplog.text
     assert artifacts.read_json(tmp_path / "o/predictions/m.settings.json")["fingerprint"] != first
     assert artifacts.read_json(tmp_path / "o/results.json")["tasks"]["m"]["prompt_variant"] == "cot"
+
+
+
+
+def _other_machine(results: dict) -> dict:
+    """The same results as if decoded in bf16 on a CPU with AMX."""
+    block = {**results["provenance"], "precision": {"eval": "bf16"}, "native_bf16": True,
+             "cpu": {**results["provenance"]["cpu"], "kind": "AMX-BF16 (native bf16)", "native_bf16": True}}
+    return {**results, "provenance": block, "generation": {**results["generation"], "dtype": "bfloat16"}}
+
+
+def test_compare_says_when_precision_or_cpu_kind_differ(fresh, tmp_path, capsys):
+    out, results = fresh
+    here, there = tmp_path / "here", tmp_path / "there"
+    artifacts.write_json(here / "results.json", results)
+    artifacts.write_json(there / "results.json", _other_machine(results))
+    kind = results["provenance"]["cpu"]["kind"]
+    assert cli_main(["eval", "--compare", str(here), str(there), "--json", str(tmp_path / "c.json")]) == 0
+    text = capsys.readouterr().out
+    assert f"here (alpaca): eval fp32 · {kind}" in text
+    note = [line for line in text.splitlines() if line.startswith("* there (alpaca) vs here (alpaca)")]
+    assert len(note) == 1 and "eval precision fp32 vs bf16" in note[0] and f"CPU kind {kind} vs AMX-BF16" in note[0]
+    assert "not comparable bit for bit" in note[0]
+    saved = artifacts.read_json(tmp_path / "c.json")
+    assert [r["provenance"]["precision"]["eval"] for r in saved["provenance"]] == ["fp32", "bf16"]
+    assert any("not comparable bit for bit" in n for n in saved["notes"])
+    # The same machine and precision: no such note.
+    assert cli_main(["eval", "--compare", str(here), str(out)]) == 0
+    assert "bit for bit" not in capsys.readouterr().out
+
+
+def test_merged_results_keep_the_provenance_of_tasks_from_another_machine(fresh, tmp_path):
+    from lingalign.evaluate.results import merge_results
+
+    _, results = fresh
+    old = _other_machine(results)
+    artifacts.write_json(tmp_path / "results.json", old)
+    new = {**results, "tasks": {"flores-en-zh": results["tasks"]["flores-en-zh"]}}
+    merged = merge_results(tmp_path / "results.json", new)
+    assert merged["provenance"] == results["provenance"]
+    assert merged["tasks"]["xquad-zh"]["provenance"]["precision"] == {"eval": "bf16"}
+    assert "provenance" not in merged["tasks"]["flores-en-zh"]
+    # Same machine and precision: nothing is tagged.
+    artifacts.write_json(tmp_path / "results.json", results)
+    assert "provenance" not in merge_results(tmp_path / "results.json", new)["tasks"]["xquad-zh"]

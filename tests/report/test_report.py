@@ -99,3 +99,21 @@ def test_alignment_section_shows_peaks_and_paired_differences(run_dir):
     assert "71.5 [62.8, 78.1] @ 1" in section  # the peak with its Wilson interval
     assert "71.5 @ 1" in section  # a model without intervals still gets its peak
     assert "coit-zh - base" in section and "+5.0 [+1.5, +9.0]" in section and "0.013" in section
+
+
+def test_report_header_names_precision_and_cpu_kind(run_dir):
+    import html
+
+    from lingalign.artifacts import read_json
+    from lingalign.provenance import provenance
+
+    block = provenance(train="fp32", eval="float32")
+    results = read_json(run_dir / "eval/coit-zh/results.json")
+    write_json(run_dir / "eval/coit-zh/results.json", {**results, "provenance": block})
+    # A training output written before provenance existed: only its resolved precision.
+    write_json(run_dir / "models/coit-zh/manifest.json", {"stage": "train", "derived": {"precision": "fp32"}})
+    page = write_report(run_dir).read_text()
+    header = page[page.index("<h1>"):page.index("<h2>")]
+    assert "precision: train fp32; eval fp32" in header
+    assert html.escape(block["cpu"]["kind"]) in header  # says whether the CPU has native bf16
+    assert "machine not recorded for train:coit-zh, eval:base" in header

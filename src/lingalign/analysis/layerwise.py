@@ -225,6 +225,8 @@ def align(
     Returns the report written to ``alignment.json``.
     """
     from lingalign.analysis.plots import plot_alignment
+    from lingalign.models import torch_dtype
+    from lingalign.provenance import provenance
 
     out = Path(out_dir)
     model_list = parse_models(models)
@@ -261,6 +263,7 @@ def align(
         "dtype": dtype,
         "n_sentences": sentences.size, "chance_retrieval": 1 / sentences.size, "data": data_info,
         "metrics": metrics, "models": measured, "best_layer": best, "paired": paired, "versions": versions(),
+        "provenance": provenance(analysis=torch_dtype(dtype)),  # the device _pool_model uses: a GPU when there is one
     }
     write_json(out / "alignment.json", report)
     write_csv(out / "alignment.csv", report)
@@ -272,5 +275,6 @@ def align(
                    config={"models": [f"{label}={name}" for label, name in model_list], "langs": langs, **settings,
                            "data": data, "data_root": data_root, "split": split, "limit": limit},
                    counts={"models": len(model_list), "languages": len(langs), "sentences": sentences.size},
-                   outputs=["alignment.json", "alignment.csv", *(["paired.csv"] if paired else []), *[p.name for p in images]])
+                   outputs=["alignment.json", "alignment.csv", *(["paired.csv"] if paired else []), *[p.name for p in images]],
+                   provenance=report["provenance"])
     return report

@@ -153,15 +153,19 @@ def _launch(args: argparse.Namespace, processes: int) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from lingalign import artifacts
-    from lingalign.evaluate.results import bootstrap_rows, compare_rows, print_table, render
+    from lingalign.evaluate.results import bootstrap_rows, compare_rows, print_table, render, run_provenance
 
     if args.bootstrap is not None and args.bootstrap < 1:
         raise UserError(f"--bootstrap must be at least 1 resample, got {args.bootstrap}")
     header, rows, notes = compare_rows(args.compare)
     print_table(header, rows, title="lingalign eval --compare (values in %)")
+    provenance = run_provenance(args.compare, header[3:])
+    for run in provenance:
+        print(f"  {run['label']}: {run['summary']}")
     for note in notes:
         print(f"* {note}")
-    output = {"runs": [str(p) for p in args.compare], "columns": header, "rows": rows, "notes": notes}
+    output = {"runs": [str(p) for p in args.compare], "columns": header, "rows": rows, "notes": notes,
+              "provenance": provenance}
     if args.bootstrap is not None:
         from lingalign.evaluate.significance import compare_runs
 

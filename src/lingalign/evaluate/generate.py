@@ -31,19 +31,18 @@ log = logging.getLogger(__name__)
 BACKENDS = ("hf", "vllm")
 
 
-def resolve_dtype(name: str) -> str:
-    """``auto``: bfloat16 on hardware with native bf16 matrix units, else float32."""
+def resolve_dtype(name: str, device_type: str = "cpu") -> str:
+    """``auto``: bfloat16 where ``device_type`` computes in bf16 natively, else float32.
+
+    The rule is :func:`lingalign.provenance.auto_precision`, the same as training's: on x86 CPUs
+    only AVX512-BF16/AMX count (oneDNN's own check also accepts AVX-512 without them, where bf16 is
+    emulated and slower than fp32). The hf backend decodes on the CPU, vLLM on a GPU.
+    """
     if name != "auto":
         return name
-    import torch
+    from lingalign.provenance import auto_precision
 
-    if torch.cuda.is_available():
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        native = False
-    return "bfloat16" if native else "float32"
+    return "bfloat16" if auto_precision(device_type) == "bf16" else "float32"
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> str:

@@ -30,7 +30,7 @@ def merge_results(path: Path, new: dict) -> dict:
     if not same or not isinstance(old.get("tasks"), dict):
         return new
     merged = dict(new)
-    merged["tasks"] = {**old["tasks"], **new["tasks"]}
+    merged["tasks"] = {**_old_tasks(old, new), **new["tasks"]}
     old_max = (old.get("generation") or {}).get("max_new_tokens") or {}
     merged["generation"] = {**new["generation"], "max_new_tokens": {**old_max, **new["generation"]["max_new_tokens"]}}
     return merged
@@ -53,6 +53,21 @@ def load_results(path: str | Path) -> dict:
         return to_lingalign(data, path)
     raise UserError(f"{path}: neither a lingalign results.json (no 'tasks') nor an lm-evaluation-harness results "
                     "file (no 'results' beside 'configs'/'versions', as `lm_eval --output_path` writes)")
+
+
+def _old_tasks(old: dict, new: dict) -> dict:
+    """``old``'s tasks; when ``old`` was made with another precision, CPU kind, device or library
+    version, each task the new run does not redo carries ``old``'s ``provenance`` in its own entry
+    (the top-level block describes the latest run)."""
+    from lingalign.provenance import differences, key_facts
+
+    block = old.get("provenance")
+    facts = key_facts(block, (old.get("generation") or {}).get("dtype"))
+    if not differences(facts, key_facts(new.get("provenance"))):
+        return old["tasks"]
+    tag = block or {"precision": facts["precision"]}
+    return {name: {**entry, "provenance": entry.get("provenance", tag)} if isinstance(entry, dict) else entry
+            for name, entry in old["tasks"].items()}
 
 
 def _metric_names(results: Sequence[dict]) -> list[str]:
@@ -113,7 +128,39 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
             if missing:
                 notes.append(f"{label}: an lm-eval results file without per-item samples for {', '.join(missing)}: "
                              "point values only, no paired intervals (run lm_eval with --log_samples)")
+    notes += provenance_notes(labels, loaded)
     return ["task", "metric", "n", *labels], rows, notes
+
+
+def run_provenance(files: Sequence[str | Path], labels: Sequence[str]) -> list[dict]:
+    """Per run, in order: its label, its provenance block and the same on one line (for --compare)."""
+    from lingalign.evaluate.significance import results_path
+    from lingalign.provenance import describe
+
+    runs = []
+    for f, label in zip(files, labels):
+        data = artifacts.read_json(results_path(f))
+        block = data.get("provenance")
+        runs.append({"run": str(f), "label": label, "provenance": block,
+                     "summary": describe(block, (data.get("generation") or {}).get("dtype"))})
+    return runs
+
+
+def provenance_notes(labels: Sequence[str], loaded: Sequence[dict]) -> list[str]:
+    """One note per run whose precision, CPU kind, device or versions differ from the first run's."""
+    from lingalign.provenance import differences, key_facts
+
+    facts = [key_facts(d.get("provenance"), (d.get("generation") or {}).get("dtype")) for d in loaded]
+    notes = []
+    for label, fact in zip(labels[1:], facts[1:]):
+        found = differences(facts[0], fact)
+        if found:
+            notes.append(f"{label} vs {labels[0]}: {'; '.join(found)}: numbers are not comparable bit for bit")
+    for label, d in zip(labels, loaded):
+        kept = sorted(t for t, e in d["tasks"].items() if isinstance(e, dict) and e.get("provenance"))
+        if kept:
+            notes.append(f"{label}: {', '.join(kept)} kept from an earlier run with other settings (see its results.json)")
+    return notes
 
 
 def _label(path: Path, data: dict) -> str:

@@ -119,6 +119,7 @@ def evaluate(
     from lingalign.evaluate.results import merge_results
     from lingalign.models import resolve_model
     from lingalign.prompting import PROMPT_FORMATS, read_model_prompt_format, stop_strings
+    from lingalign.provenance import for_evaluation
 
     out_dir = Path(out_dir)
     root = Path(data_root) if data_root else default_data_root()
@@ -138,7 +139,7 @@ def evaluate(
     if fmt not in PROMPT_FORMATS:
         raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
     stops = list(stop_strings(fmt)) + (["\n### "] if fmt == "alpaca" else [])  # any new Alpaca section
-    run_dtype = resolve_dtype(dtype)
+    run_dtype = resolve_dtype(dtype, "cuda" if backend == "vllm" else "cpu")  # hf decodes on the CPU
     spm_path = scoring.spm_for(spm_model)
 
     from lingalign.evaluate.processes import Processes
@@ -176,13 +177,14 @@ def evaluate(
         "model": model, "model_path": model_path, "prompt_format": fmt, "generation": generation,
         "versions": artifacts.versions(), "date": artifacts.now(), "data_root": str(root),
         "percent": "all metric values are percentages (0-100)", "tasks": task_results,
+        "provenance": for_evaluation(model_path, run_dtype, runtime.device),
     }
     results = merge_results(out_dir / "results.json", results)
     artifacts.write_json(out_dir / "results.json", results)
     artifacts.write_manifest(out_dir, stage=STAGE, fingerprint=artifacts.hash_obj(
         {"model": model_fingerprint(model_path), "fmt": fmt, "tasks": sorted(results["tasks"]), "limit": limit}),
         config={"model": model, "tasks": [t.name for t in task_list], "limit": limit, "split": split},
-        counts={name: entry["n"] for name, entry in results["tasks"].items()})
+        counts={name: entry["n"] for name, entry in results["tasks"].items()}, provenance=results["provenance"])
     procs.barrier()
     return results
 
@@ -204,6 +206,14 @@ class _Runtime:
             self._generator = make_generator(self.model_path, backend=self.backend, dtype=self.dtype,
                                              trust_remote_code=self.trust, device=self.device)
         return self._generator
+
+    @property
+    def device(self):
+        """Where the model computed: its parameters' device once loaded (hf: the CPU), vLLM a GPU."""
+        model = getattr(self._generator, "model", None)
+        if model is not None and hasattr(model, "parameters"):
+            return next(model.parameters()).device
+        return "cuda" if self.backend == "vllm" else "cpu"
 
     @property
     def tokenizer(self):

@@ -9,7 +9,7 @@ A run folder (written by ``lingalign run``, or assembled by hand from stage outp
     analysis/align/alignment.json    layer-wise alignment (+ PNGs)
     analysis/responses/responses.json
     scaling/fit/law.json, fit.png    scaling law; scaling/allocation.yaml
-    manifest.json files              fingerprints and versions
+    manifest.json files              fingerprints, versions and provenance (precision, CPU, device)
 
 Everything is optional: the report shows what exists.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lingalign.artifacts import read_jsonl_tolerant
+from lingalign.provenance import short
 
 
 def _load_json(path: Path) -> Any:
@@ -104,7 +105,31 @@ def collect(run_dir: str | Path, extra: list | None = None) -> dict:
     found["manifests"] = manifests
     versions = next((m.get("versions") for m in map(_load_json, sorted(run.rglob("manifest.json"))) if m and m.get("versions")), None)
     found["versions"] = versions or {}
+    found["provenance"] = _provenance(run, found["results"])
     return found
+
+
+def _provenance(run: Path, results: dict) -> dict:
+    """The provenance block of each step that ran: ``{"train:coit-zh": {...}, "eval:base": {...}}``.
+
+    Outputs written before provenance existed give what they recorded: training's resolved
+    precision (manifest ``derived``) and evaluation's dtype (``generation``).
+    """
+    blocks = {}
+    for path in sorted(run.glob("models/*/manifest.json")):
+        manifest = _load_json(path) or {}
+        precision = (manifest.get("derived") or {}).get("precision")
+        blocks[f"train:{path.parent.name}"] = manifest.get("provenance") or (
+            {"precision": {"train": precision}} if precision else None)
+    for name, data in results.items():
+        dtype = (data.get("generation") or {}).get("dtype")
+        blocks[f"eval:{name}"] = data.get("provenance") or ({"precision": {"eval": short(dtype)}} if dtype else None)
+    alignment = _load_json(run / "analysis/align/alignment.json")
+    if alignment:
+        dtype = alignment.get("dtype")
+        blocks["analysis:align"] = alignment.get("provenance") or (
+            {"precision": {"analysis": short(dtype)}} if dtype and dtype != "auto" else None)
+    return blocks
 
 
 COPY_SOURCE = "(copy the source)"  # score_table's row for a system that returns its input unchanged

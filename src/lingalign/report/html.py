@@ -6,6 +6,7 @@ import datetime as _dt
 import html
 import json
 
+from lingalign.provenance import summarize
 from lingalign.report import charts
 from lingalign.report.collect import COPY_SOURCE, score_table
 
@@ -174,6 +175,7 @@ def render(found: dict) -> str:
     sections = [
         f"<h1>lingalign report: {_e(found['name'])}</h1>",
         f"<p class=sub>{_e(found['run_dir'])} · generated {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}</p>",
+        f"<p class=sub>{_e(summarize(found['provenance']))}</p>" if found.get("provenance") else "",
         _score_section(found["results"]),
         _answer_language_section(found["results"]),
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lingalign.config import apply_overrides
 from lingalign.errors import UserError
 
 
@@ -27,23 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key (YAML value), e.g. --set learning_rate=1e-4 --set lora.r=8")
     parser.add_argument("--export-merged", metavar="ADAPTER_DIR", help="merge a LoRA adapter into its base model and save to OUT")
-
-
-def apply_overrides(data: dict, pairs: list[str]) -> dict:
-    import yaml
-
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set {pair!r}: expected KEY=VALUE")
-        target = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise UserError(f"--set {key}: {part!r} is not a section")
-        target[parts[-1]] = yaml.safe_load(value)
-    return data
 
 
 def load_config(recipe: str | None, overrides: list[str]):

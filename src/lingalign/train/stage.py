@@ -19,6 +19,7 @@ from lingalign.artifacts import (hash_file, hash_obj, is_complete, read_json, re
 from lingalign.config import dump_yaml
 from lingalign.errors import UserError
 from lingalign.train.distributed import has_accelerator  # noqa: F401  (kept importable from here)
+from lingalign.provenance import provenance
 from lingalign.train.recipe import NON_RESULT_KEYS, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,8 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         write_manifest(final, stage="train", fingerprint=fp,
                        inputs={"data": str(data_file), "model": model_path},
                        config=config.model_dump(mode="json"), counts=counts, derived=derived,
-                       final_loss=last_loss(final / "train_log.jsonl"))
+                       final_loss=last_loss(final / "train_log.jsonl"),
+                       provenance=provenance(torch_device=accelerator.device, train=precision))
         if out.exists():
             shutil.rmtree(out)
         final.rename(out)
@@ -208,16 +210,13 @@ def tokenizer_for(model_path: str, config: TrainConfig):
 
 def resolve_precision(precision: str, accelerator) -> str:
     """``auto``: bf16 autocast where the hardware computes in bf16 (CUDA with bf16, CPUs with
-    AVX512-BF16/AMX), else fp32: emulated bf16 on an AVX2 CPU is far slower than fp32."""
-    import torch
-
-    from lingalign.models import cpu_has_fast_bf16
+    AVX512-BF16/AMX), else fp32: emulated bf16 on an AVX2 CPU is far slower than fp32. The rule
+    is :func:`lingalign.provenance.auto_precision`, shared with evaluation."""
+    from lingalign.provenance import auto_precision
 
     if precision != "auto":
         return precision
-    if accelerator.device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if accelerator.device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+    return auto_precision(accelerator.device.type)
 
 
 def add_lora(model, config: TrainConfig):

@@ -28,6 +28,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "run": ("lingalign.run", "run a whole experiment from one recipe, resumably"),
     "report": ("lingalign.report.command", "write a self-contained HTML report of a run"),
     "models": ("lingalign.models", "prepare or inspect models (e.g. convert the default GGUF once)"),
+    "serve": ("lingalign.serve.command", "a local web page: chat with a run's models side by side, browse its predictions"),
 }
 
 

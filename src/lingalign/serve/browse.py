@@ -112,8 +112,11 @@ class Predictions:
                     "lang": answer_lang,
                     "wrong_lang": bool(want and answer_lang != want),
                 }
+        # Dataset order (prediction files are in decoding order, which sorts prompts by length).
+        rank = {key: i for i, key in enumerate(examples)}
+        ordered = sorted(items.values(), key=lambda item: rank.get(item["id"], len(rank)))
         return {"task": task, "kind": kind, "lang": lang, "models": list(files),
-                "metrics": list(METRICS.get(kind, ())), "items": list(items.values())}
+                "metrics": list(METRICS.get(kind, ())), "items": ordered}
 
     def _examples(self, task: str, files: dict[str, Path]) -> dict:
         """The task's examples by id, read from the data root the evaluation used ({} if gone)."""

@@ -92,7 +92,7 @@ class ChatModel:
         return ids, notices
 
     def generate(self, ids: list[int], settings: Settings, streamer, cancel: threading.Event, result: dict) -> None:
-        """Decode into ``streamer`` (run in a worker thread); ``result`` gets new_tokens or error."""
+        """Decode into ``streamer`` (run in a worker thread); ``result`` gets new_tokens and text, or error."""
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
@@ -115,7 +115,10 @@ class ChatModel:
                                           generation_config=GenerationConfig(**options), streamer=streamer,
                                           stopping_criteria=StoppingCriteriaList([Cancelled()]),
                                           tokenizer=self.tokenizer if self.stops else None)
-            result["new_tokens"] = int(out.shape[1] - input_ids.shape[1])
+            new = out[0, input_ids.shape[1]:]
+            result["new_tokens"] = len(new)
+            # the answer decoded in one piece, as evaluation decodes it (streamed pieces may split a character)
+            result["text"] = self.tokenizer.decode(new, skip_special_tokens=True)
         except Exception as exc:  # shown in the model's column as one line; the server log has the traceback
             log.exception("%s: generation failed", self.label)
             text = str(exc).strip().splitlines()
@@ -241,7 +244,7 @@ async def _answer(model: ChatModel, instruction: str, input: str, settings: Sett
     if "error" in result:
         yield "error", {"model": model.label, "message": result["error"]}
         return
-    answer = cut_at_stop(text, model.stops)
+    answer = cut_at_stop(result.get("text", text), model.stops)
     lang, score = detect_with_score(answer)
     new_tokens = result.get("new_tokens", 0)
     seconds = time.time() - start

@@ -110,6 +110,7 @@ function handleEvent(name, data) {
     column.answer.textContent += data.text;
   } else if (name === "done" && column) {
     column.answer.textContent = data.text;
+    if (!data.text) column.answer.append(el("span", { class: "muted", text: "(empty answer: the model ended at once)" }));
     setStatus(data.model, data.stopped === "length" ? "done (max new tokens)" : "done");
     column.foot.replaceChildren(
       el("span", { class: "badge lang", text: data.lang, title: `detected language: ${data.lang_name} (p=${data.lang_score})` }),
@@ -202,8 +203,11 @@ let offset = 0;
 const PAGE = 25;
 
 function fillSelect(select, values, keepFirst) {
+  const previous = select.value;
   const first = [...select.options].slice(0, keepFirst);
   select.replaceChildren(...first, ...values.map((v) => el("option", { value: v, text: v })));
+  const all = [...select.options].map((o) => o.value);
+  select.value = all.includes(previous) ? previous : all[0];
 }
 
 async function loadTasks() {
@@ -290,6 +294,7 @@ async function loadItems() {
     return el("tr", {}, el("td", { text: item.id }), question, el("td", { text: item.gold.join(" | ") }), ...cells);
   });
   $("items").replaceChildren(head, ...rows);
+  $("items").dataset.query = params.toString();  // which filters the table shows (tests wait for it)
   const last = Math.min(data.offset + data.items.length, data.matched);
   $("page").textContent = data.matched ? `${data.offset + 1}–${last} of ${data.matched}` : "no item matches";
   $("prev").disabled = data.offset === 0;

@@ -89,6 +89,36 @@ def test_an_empty_prompt_shows_a_message_on_the_page(browser_page, url):
     assert not errors, errors
 
 
+def test_the_stop_button_cancels_the_generation(browser_page, request, monkeypatch):
+    """Stop closes the stream; the server's worker stops (its queue records a cancelled generation)."""
+    import time
+
+    if os.environ.get("LINGALIGN_SERVE_URL"):
+        pytest.skip("needs the in-process test server")
+    live = request.getfixturevalue("live")
+    page, errors = browser_page
+    model = live.app.state.models["base"]
+    forward = model.model.forward
+    monkeypatch.setattr(model.model, "forward", lambda *a, **k: time.sleep(0.03) or forward(*a, **k))
+    live.app.state.queue.recent.clear()
+    page.goto(f"{live.url}/chat")
+    page.wait_for_selector("#model-choice input[type=checkbox]")
+    page.uncheck("#model-choice input[value=tuned]")
+    page.fill("#prompt", "Count slowly.")
+    page.fill("#max-new", "300")
+    page.click("#send")
+    page.wait_for_function("() => document.querySelector('.col .status').textContent.startsWith('generating')")
+    time.sleep(0.3)
+    page.click("#stop")
+    page.wait_for_function("() => document.querySelector('.col .status').textContent === 'stopped'")
+    deadline = time.time() + 5
+    while not live.app.state.queue.recent and time.time() < deadline:
+        time.sleep(0.05)
+    (entry,) = live.app.state.queue.recent
+    assert entry["model"] == "base" and entry["cancelled"] and entry["new_tokens"] < 300
+    assert not errors, errors
+
+
 def test_predictions_tab_filters_items(browser_page, url, shots):
     page, errors = browser_page
     page.goto(f"{url}/browse?task=flores-en-zh")

@@ -158,6 +158,9 @@ def main(args: argparse.Namespace) -> int:
               flush=True)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its own clean shutdown
+        pass
     finally:
         sock.close()
+    print("lingalign serve: stopped", flush=True)
     return 0

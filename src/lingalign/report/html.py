@@ -64,7 +64,7 @@ def _task_block(task: str, metrics: list[str], models: list[str], values: dict, 
         rows.append(f"<tr><td class=name>{_e(model)}</td>{cells}</tr>")
     chart = charts.task_bars(task, metrics, present, values, palette=models)
     browse = f'<a href="/browse?task={_e(quote(task))}" title="items of this task (open this report from lingalign serve)">browse items</a>'
-    return (f"<div class=task><h3>{_e(task)} <small>{browse}</small></h3><div class=wide><table><tr><th class=name>model</th>{head}</tr>"
+    return (f"<div class=task><h3>{_e(task)}</h3><div class=wide>{browse}<table><tr><th class=name>model</th>{head}</tr>"
             f"{''.join(rows)}</table></div><img alt=\"{_e(task)}\" src=\"{chart}\"></div>")
 
 

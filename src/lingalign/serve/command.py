@@ -78,7 +78,7 @@ def check_model_paths(chosen: dict[str, str], named: set[str]) -> None:
     """A path the user gave must exist: say so now, before minutes of loading the others."""
     from lingalign.models import resolve_model
 
-    for label in named:
+    for label in [label for label in chosen if label in named]:  # in the order given
         try:
             resolve_model(chosen[label])
         except UserError as exc:

@@ -166,7 +166,7 @@ class Predictions:
             if wrong_lang:
                 labels = models if wrong_lang in ("any", "all") else [wrong_lang]
                 flags = [item["preds"][m]["wrong_lang"] for m in labels if m in item["preds"]]
-                if not (all(flags) if wrong_lang == "all" else any(flags)) or not flags:
+                if not flags or not (all(flags) if wrong_lang == "all" else any(flags)):
                     return False
             if score_model:
                 labels = models if score_model in ("any", "all") else [score_model]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+from urllib.parse import quote
 
 from lingalign.provenance import summarize
 from lingalign.report import charts
@@ -78,7 +79,8 @@ def _task_block(task: str, metrics: list[str], models: list[str], values: dict, 
                         for metric in metrics)
         rows.append(f"<tr><td class=name>{_e(model)}</td>{cells}</tr>")
     chart = charts.task_bars(task, metrics, present, values, palette=models)
-    return (f"<div class=task><h3>{_e(task)}</h3>{caption}<div class=wide><table><tr><th class=name>model</th>{head}</tr>"
+    browse = f'<a href="/browse?task={_e(quote(task))}" title="items of this task (open this report from lingalign serve)">browse items</a>'
+    return (f"<div class=task><h3>{_e(task)}</h3>{caption}<div class=wide>{browse}<table><tr><th class=name>model</th>{head}</tr>"
             f"{''.join(rows)}</table></div><img alt=\"{_e(task)}\" src=\"{chart}\"></div>")
 
 
@@ -94,6 +96,7 @@ def _score_section(results: dict) -> str:
     tasks = list(dict.fromkeys(t for t, _ in columns))
     blocks = "".join(_task_block(t, [m for tt, m in columns if tt == t], models, values, base, _task_caption(t, results))
                      for t in tasks)
+    note += " The <i>browse items</i> links open each item's answers in <code>lingalign serve RUN_DIR</code> (docs/serve.md)."
     return "<h2>Scores</h2><p>All metrics are on a 0-100 scale. " + note + "</p>" + blocks
 
 

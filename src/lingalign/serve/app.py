@@ -1,0 +1,202 @@
+"""The HTTP routes of ``lingalign serve`` (FastAPI).
+
+    GET  /, /chat, /browse, /progress   the page (one HTML file; the path picks the tab)
+    GET  /api/info                      run name, models and their prompt formats, limits
+    POST /api/chat                      a prompt -> server-sent events: queued, notice, start, token, done, error, end
+    GET  /api/tasks, /api/items         the predictions browser (items filtered and paged)
+    GET  /api/progress                  steps of the run and the training loss chart so far
+    GET  /report, /files/<path>         the run's HTML report and other files of the run folder
+
+Errors reach the page as ``{"error": "one line"}`` with a 4xx status (or as an ``error`` event
+inside a stream), never as a traceback. Models are named by label only: a request cannot make the
+server read a path, and files are served from inside the run folder only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from typing import Optional
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.sse import EventSourceResponse, format_sse_event
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from lingalign.errors import UserError
+from lingalign.serve.chat import MAX_INPUT_CHARS, MAX_MODELS, MAX_NEW_TOKENS, ChatModel, GenerationQueue, Settings, chat_events
+from lingalign.serve.runfolder import RunFolder
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field("", description="the instruction or question")
+    input: str = Field("", description="optional input the instruction refers to (a sentence to translate, a passage)")
+    models: Optional[list[str]] = Field(None, description="labels of loaded models (default: all)")
+    sampling: bool = False
+    temperature: float = Field(0.7, gt=0, le=2)
+    top_p: float = Field(0.9, gt=0, le=1)
+    max_new_tokens: int = Field(128, ge=1, le=MAX_NEW_TOKENS)
+    seed: Optional[int] = Field(None, ge=0)
+
+
+def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailable: dict[str, str] | None = None,
+               allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app over a run folder (or None) and the loaded models; ``unavailable``: label -> why not loaded."""
+    from lingalign.serve.browse import Predictions
+
+    app = FastAPI(title="lingalign serve", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
+    queue = GenerationQueue()
+    app.state.queue, app.state.models = queue, models  # for tests and for anyone embedding the app
+    predictions = Predictions(run) if run else None
+    unavailable = dict(unavailable or {})
+    chart_cache: dict = {}
+    static = resources.files("lingalign.serve") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    # ---- errors: one line of JSON, never a traceback -------------------------------------------
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
+            problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        return JSONResponse({"error": "; ".join(problems)}, status_code=400)
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError):
+        return JSONResponse({"error": exc.message}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        log.exception("%s %s failed", request.method, request.url.path)
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); the server's terminal has details"},
+                            status_code=500)
+
+    def need_run() -> RunFolder:
+        if run is None:
+            raise HTTPException(404, "no run folder: start `lingalign serve RUN_DIR` to browse predictions and progress")
+        return run
+
+    # ---- the page --------------------------------------------------------------------------------
+
+    page = (static / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse)
+    @app.get("/chat", response_class=HTMLResponse)
+    @app.get("/browse", response_class=HTMLResponse)
+    @app.get("/progress", response_class=HTMLResponse)
+    async def index():
+        return HTMLResponse(page)
+
+    @app.get("/api/info")
+    async def info():
+        return {
+            "run": run.name if run else None, "run_dir": str(run.root) if run else None,
+            "report": bool(run and (run.root / "report.html").is_file()),
+            "models": [m.info() for m in models.values()],
+            "unavailable": [{"label": k, "reason": v} for k, v in unavailable.items()],
+            "limits": {"max_models": MAX_MODELS, "max_new_tokens": MAX_NEW_TOKENS, "max_input_chars": MAX_INPUT_CHARS},
+        }
+
+    # ---- chat ------------------------------------------------------------------------------------
+
+    @app.post("/api/chat")
+    async def chat(request: ChatRequest):
+        if not request.prompt.strip():
+            raise HTTPException(400, "the prompt is empty: type a question or an instruction")
+        if not models:
+            raise HTTPException(400, "no model is loaded: start lingalign serve with a run folder that has models, "
+                                     "or with --model LABEL=PATH")
+        labels = request.models or list(models)
+        unknown = [label for label in labels if label not in models]
+        if unknown:
+            raise HTTPException(400, f"unknown model {unknown[0]!r} (models are chosen by label, not path); "
+                                     f"loaded: {', '.join(models)}")
+        if len(labels) > MAX_MODELS:
+            raise HTTPException(400, f"at most {MAX_MODELS} models side by side, got {len(labels)}")
+        settings = Settings(max_new_tokens=request.max_new_tokens, sampling=request.sampling,
+                            temperature=request.temperature, top_p=request.top_p, seed=request.seed)
+        events = chat_events([models[label] for label in dict.fromkeys(labels)], request.prompt, request.input,
+                             settings, queue)
+
+        async def stream():
+            try:
+                async for name, data in events:
+                    yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
+            except Exception as exc:  # the response has started: report the failure as an event
+                log.exception("chat stream failed")
+                yield format_sse_event(event="error", data_str=json.dumps({"message": f"{type(exc).__name__}: {exc}"}))
+
+        return EventSourceResponse(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    # ---- predictions browser ---------------------------------------------------------------------
+
+    @app.get("/api/tasks")
+    async def tasks():
+        need_run()
+        return {"tasks": predictions.tasks()}
+
+    @app.get("/api/items")
+    def items(task: str, metric: Optional[str] = None, disagree: bool = False, gap: float = Query(50.0, ge=0, le=100),
+              wrong_lang: str = "", score_model: str = "", low: float = Query(0.0, alias="min"),
+              high: float = Query(100.0, alias="max"), q: str = "", offset: int = Query(0, ge=0),
+              limit: int = Query(50, ge=1, le=200)):
+        need_run()
+        return predictions.query(task, metric=metric, disagree=disagree, gap=gap, wrong_lang=wrong_lang,
+                                 score_model=score_model, low=low, high=high, text=q, offset=offset, limit=limit)
+
+    # ---- progress --------------------------------------------------------------------------------
+
+    @app.get("/api/progress")
+    def progress():
+        folder = need_run()
+        state = folder.progress()
+        stamp = folder.train_log_stamp()
+        if stamp and chart_cache.get("stamp") != stamp:
+            from lingalign.report.charts import training_curves
+
+            chart_cache.update(stamp=stamp, chart=training_curves(folder.train_logs()))
+        state["loss_chart"] = chart_cache.get("chart") if stamp else None
+        state["losses"] = {name: [[r["step"], r["loss"]] for r in rows] for name, rows in folder.train_logs().items()}
+        return state
+
+    # ---- files of the run folder -------------------------------------------------------------------
+
+    @app.get("/report")
+    async def report():
+        folder = need_run()
+        path = folder.root / "report.html"
+        if not path.is_file():
+            raise HTTPException(404, f"{folder.name} has no report.html yet (lingalign run writes it at the end; "
+                                     f"or run `lingalign report {folder.root}`)")
+        return FileResponse(path, media_type="text/html")
+
+    @app.get("/files/{relative:path}")
+    async def files(relative: str):
+        folder = need_run()
+        try:
+            path = folder.file(relative)
+        except PermissionError:
+            raise HTTPException(403, f"refused: {relative!r} is outside the run folder") from None
+        if not path.is_file():
+            raise HTTPException(404, f"{relative}: no such file in the run folder")
+        return FileResponse(path)
+
+    return app

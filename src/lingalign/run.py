@@ -529,7 +529,7 @@ def describe(plan: Plan, pending: Optional[set[str]] = None) -> str:
         built = read_manifest(translation_dir(plan, step))
         if built:
             size = f"{built['counts']['kept']} of {built['counts']['records']} records kept"
-        lines.append(f"  {key}: {spec.source_lang}->{step['source'].lang} of {step['path'] or step['source'].path} "
+        lines.append(f"  {key}: {spec.source_lang}->{step['source'].lang} of {step['source'].path} "
                      f"({size}) with {spec.model}{cached(key)}")
     counts = {}
     for name, recipe in plan.datasets.items():

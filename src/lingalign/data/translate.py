@@ -100,6 +100,14 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
         log.info("%s already holds this translation (fingerprint %s)", out_dir, fingerprint)
         return manifest
 
+    from lingalign.data.translators import load_translator
+
+    # the model first: a missing model, one that cannot generate or lacks the target's code fails
+    # here, before anything is written
+    translator = load_translator(spec.model, src, tgt, backend=spec.backend, dtype=spec.dtype,
+                                 batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens,
+                                 prompt_format=spec.prompt_format, target_code=spec.target_code)
+    model_info = {"path": translator_path(spec.model), "kind": translator.kind, **translator.codes}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # a re-run with other settings must not look complete
     work = _open_work(out_dir / PARTIAL, fingerprint, force)
@@ -108,13 +116,6 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
     chunks = (total + spec.chunk_size - 1) // spec.chunk_size
     if len(progress) < chunks:
         start_time = time.time()
-        from lingalign.data.translators import load_translator
-
-        translator = load_translator(spec.model, src, tgt, backend=spec.backend, dtype=spec.dtype,
-                                     batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens,
-                                     prompt_format=spec.prompt_format, target_code=spec.target_code)
-        model_info = {"path": translator_path(spec.model), "kind": translator.kind, **translator.codes}
-        write_json(work / "settings.json", {"fingerprint": fingerprint, "model_info": model_info})
         limit = min(spec.max_piece_tokens, translator.max_input_tokens)
         first = len(progress) * spec.chunk_size
         if progress:
@@ -139,8 +140,6 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
             rate = (done - first) / max(time.time() - start_time, 1e-9)
             log.info("translate %s->%s: %d/%d records, %d kept so far (%.2f records/s)", src, tgt, done, total,
                      sum(p["kept"] for p in progress), rate)
-    else:
-        model_info = read_json(work / "settings.json").get("model_info") or {"path": translator_path(spec.model)}
 
     for name in (TRANSLATED_FILE, DROPPED_FILE):
         os.replace(work / name, out_dir / name)

@@ -88,7 +88,7 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
     if tgt == src:
         raise UserError(f"translate: source and target are both {tgt}")
     fmt = fmt or _format_of(path)
-    records = _records(path, fmt, fields, spec.limit)
+    records = _Records(path, fmt, fields, spec.limit)
     if next(iter(records), None) is None:
         raise UserError(f"{path}: no records to translate", hint="an Alpaca JSON list or JSONL with instruction/output")
     if spec.filters.langid and not _langid_knows(tgt):
@@ -182,10 +182,6 @@ class _Records:
         if self._len is None:
             self._len = sum(1 for _ in self)
         return self._len
-
-
-def _records(path: Path, fmt: str, fields: dict[str, str], limit: int | None) -> _Records:
-    return _Records(path, fmt, fields, limit)
 
 
 def _format_of(path: Path) -> str:

@@ -201,7 +201,8 @@ def test_failing_step_names_itself_and_keeps_finished_steps(tmp_path, tiny_model
     assert log["train:coit-zh"] == ["failed", "done"]
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "x-llama-7b-zh.yaml", "x-llama-7b-vi.yaml", "m-llama-7b.yaml",
+@pytest.mark.parametrize("name", ["quickstart.yaml", "x-llama-7b-zh.yaml", "x-llama-7b-vi.yaml", "x-llama-7b-ar.yaml",
+                                  "x-llama-7b-el.yaml", "x-llama-7b-hi.yaml", "x-llama-7b-tr.yaml", "m-llama-7b.yaml",
                                   "study/zh.yaml", "study/vi-muit.yaml"])
 def test_shipped_recipes_pass_the_dry_run(name, tmp_path, capsys):
     assert run(RECIPES / name, tmp_path / "out", "--dry-run") == 0
@@ -210,6 +211,10 @@ def test_shipped_recipes_pass_the_dry_run(name, tmp_path, capsys):
     if "7b" in name:
         assert "accelerate launch" in plan and "8 processes" in plan
         assert "lr 2e-05 cosine, warm-up 3%, effective batch 128" in plan and "3 epoch(s)" in plan
+    for lang in ("ar", "el", "hi", "tr"):  # Alpaca-X made by `data translate`, a step of its own
+        if name in (f"x-llama-7b-{lang}.yaml", "m-llama-7b.yaml"):
+            assert f".alpaca-{lang}: en->{lang} of " in plan and "nllb-200-distilled-600M" in plan
+            assert f"not found: datasets." in plan and "translate.model" in plan
 
 
 def test_analysis_language_without_sentences_fails_before_training(tmp_path, tiny_model_dir, capsys):
@@ -317,3 +322,27 @@ def test_set_overrides_a_recipe_key_and_the_run_folder_records_it(finished, tmp_
     assert "precison: unknown key. Did you mean 'precision'?" in capsys.readouterr().err
     assert run(recipe, tmp_path / "plan", "--dry-run", "--set", "evaluate.dtype=fp32") == 2
     assert "evaluate.dtype" in capsys.readouterr().err
+
+
+def test_translation_is_a_cached_step_of_the_run(tmp_path, tiny_model_dir, capsys):
+    """Alpaca-X made by `data translate` inside an experiment: its own step, cached, shown by --dry-run."""
+    english = [{"instruction": f"Say number {i} twice.", "input": "", "output": f"Number {i}, number {i}."}
+               for i in range(4)]
+    (tmp_path / "alpaca_en.json").write_text(json.dumps(english), encoding="utf-8")
+    translate = {"model": str(tiny_model_dir), "chunk_size": 2, "max_new_tokens": 8, "prompt_format": "alpaca",
+                 "filters": {"langid": False, "max_length_ratio": None, "numbers": False, "truncated": False}}
+    source = {"name": "alpaca-el", "kind": "instructions", "path": "alpaca_en.json", "lang": "el", "translate": translate}
+    recipe = experiment(tiny_model_dir, datasets={"x": {"clean": {"dedup": False}, "sources": [source]}},
+                        models=[{"name": "x-el", "data": "x", "train": {"max_steps": 1}}])
+    recipe.pop("evaluate")
+    path = write_recipe(tmp_path, recipe)
+    assert run(path, tmp_path / "out", "--dry-run") == 0
+    assert "translate:x.alpaca-el: en->el of alpaca_en.json (all records)" in capsys.readouterr().out
+    assert run(path, tmp_path / "out") == 0
+    log = statuses(tmp_path / "out")
+    assert log["translate:x.alpaca-el"] == ["done"] and log["data:x"] == ["done"]
+    (folder,) = (tmp_path / "out" / "translations").iterdir()
+    assert read_json(folder / "manifest.json")["counts"]["records"] == 4
+    assert run(path, tmp_path / "out") == 0
+    assert statuses(tmp_path / "out")["translate:x.alpaca-el"] == ["done", "skipped"]
+    assert "records kept) with" in capsys.readouterr().out

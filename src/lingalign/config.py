@@ -50,6 +50,14 @@ def resolve_path(value: str | os.PathLike, base: str | os.PathLike | None = None
     return path
 
 
+def model_ref(value: str, recipe_dir: str | os.PathLike | None) -> str:
+    """A model named in a recipe: paths are relative to the recipe's folder; aliases and hub ids stay as written."""
+    path = resolve_path(value, recipe_dir)
+    if value.startswith((".", "~", "/", SAMPLE_PREFIX)) or path.exists():
+        return os.path.abspath(path)  # absolute, so it reads as a path (not a hub id) wherever it is checked
+    return value
+
+
 def read_yaml(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.exists():

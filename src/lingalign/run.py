@@ -36,7 +36,7 @@ from pydantic import Field
 
 from lingalign.artifacts import (append_jsonl, hash_obj, now, read_json, read_manifest, write_json,
                                  write_text)
-from lingalign.config import Strict, apply_overrides, dump_yaml, read_yaml, resolve_path, validate
+from lingalign.config import Strict, apply_overrides, dump_yaml, model_ref, read_yaml, resolve_path, validate
 from lingalign.errors import UserError
 from lingalign.models import DEFAULT_MODEL
 
@@ -106,14 +106,6 @@ def _validate(data: Any, model: type, source: str):
         if len(lines) == 2:
             raise UserError(f"{source}: {lines[1].strip().removeprefix('- ')}") from None
         raise
-
-
-def model_ref(value: str, recipe_dir: Path) -> str:
-    """A model named in a recipe: paths are relative to the recipe's folder; aliases and hub ids stay as written."""
-    path = resolve_path(value, recipe_dir)
-    if value.startswith((".", "~", "/", "sample:")) or path.exists():
-        return os.path.abspath(path)  # absolute, so it reads as a path (not a hub id) wherever it is checked
-    return value
 
 
 def _looks_like_path(value: str) -> bool:
@@ -220,6 +212,10 @@ def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
                 resolve_source(source, plan.recipe_dir)
             except UserError as exc:
                 problems.append(f"not found: datasets.{name} source {source.name!r}: {exc.message}")
+            if source.translate:
+                model = model_ref(source.translate.model, plan.recipe_dir)
+                if _looks_like_path(model) and not Path(model).exists():
+                    problems.append(f"not found: datasets.{name} source {source.name!r} translate.model {model}")
         for spec in recipe.eval_set_list():
             path = resolve_path(spec.path, plan.recipe_dir)
             if not path.exists():
@@ -331,7 +327,39 @@ def data_fingerprint(plan: Plan, name: str) -> str:
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         stats += [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return hash_obj({"data": recipe.model_dump(mode="json"), "inputs": stats})
+    # a translation also depends on its model's files
+    models = [model_identity(model_ref(s.translate.model, plan.recipe_dir)) for s in recipe.sources if s.translate]
+    return hash_obj({"data": recipe.model_dump(mode="json"), "inputs": stats, **({"models": models} if models else {})})
+
+
+def translation_steps(plan: Plan) -> dict[str, dict]:
+    """``translate:<dataset>.<source>`` -> what to translate, for every source with a ``translate:`` block.
+
+    The fingerprint is None when an input is missing (the step is then pending, and reported missing).
+    """
+    from lingalign.data.build import resolve_source
+    from lingalign.data.translate import source_translation
+
+    steps = {}
+    for name in dict.fromkeys(spec.data for spec in plan.experiment.models):
+        for source in plan.datasets[name].sources:
+            if not source.translate:
+                continue
+            step = {"dataset": name, "source": source, "fmt": None, "path": None, "spec": None, "fingerprint": None}
+            try:
+                step["fmt"], paths = resolve_source(source, plan.recipe_dir)
+                step["path"] = paths[0]
+                step["spec"], step["fingerprint"] = source_translation(source, step["fmt"], paths[0], plan.recipe_dir)
+            except UserError:
+                pass
+            steps[f"translate:{name}.{source.name}"] = step
+    return steps
+
+
+def translation_dir(plan: Plan, step: dict) -> Path:
+    from lingalign.data.translate import translation_folder
+
+    return translation_folder(plan.out / "translations", step["source"].name, step["fingerprint"] or "pending")
 
 
 def model_identity(path: str) -> str:
@@ -349,6 +377,10 @@ def pending_steps(plan: Plan) -> tuple[set[str], dict[str, str]]:
     out, exp = plan.out, plan.experiment
     runner = Runner(out)
     pending, fps = set(), {}
+    for key, step in translation_steps(plan).items():
+        fps[key] = step["fingerprint"]
+        if fps[key] is None or not runner.is_done(key, fps[key], translation_dir(plan, step)):
+            pending.update({key, f"data:{step['dataset']}"})
     data_fp = {}
     for name in {spec.data for spec in exp.models}:
         key = f"data:{name}"
@@ -389,16 +421,25 @@ def pending_steps(plan: Plan) -> tuple[set[str], dict[str, str]]:
 
 def execute(plan: Plan) -> Path:
     """Run every step of the plan; returns the report path (rewritten when any step ran)."""
-    from lingalign.data.build import build_dataset
+    from lingalign.data.build import build_dataset, resolve_source
     from lingalign.report.command import write_report
 
     out, exp = plan.out, plan.experiment
     runner = Runner(out)
     ran = False
+    for key, step in translation_steps(plan).items():  # Alpaca-X made by machine translation, resumable
+        from lingalign.data.translate import translate_set
+
+        if step["fingerprint"] is None:  # an input went missing since the check: say which
+            resolve_source(step["source"], plan.recipe_dir)
+        folder = translation_dir(plan, step)
+        ran |= runner.step(key, step["fingerprint"], lambda s=step, f=folder: translate_set(
+            s["path"], f, s["source"].lang, s["spec"], fmt=s["fmt"], fields=s["source"].fields), output=folder)
     for name in dict.fromkeys(spec.data for spec in exp.models):
         folder = out / "data" / name
         ran |= runner.step(f"data:{name}", data_fingerprint(plan, name),
-                           lambda r=plan.datasets[name], f=folder: build_dataset(r, f, recipe_dir=plan.recipe_dir),
+                           lambda r=plan.datasets[name], f=folder: build_dataset(
+                               r, f, recipe_dir=plan.recipe_dir, translate_root=out / "translations"),
                            output=folder)
 
     # Fingerprints downstream of the data use the data stage's content fingerprint, known only now.
@@ -505,6 +546,14 @@ def describe(plan: Plan, pending: Optional[set[str]] = None) -> str:
     if plan.launch_config is not None:
         procs = f"{plan.processes} processes" if plan.processes else "process count from accelerate"
         lines.append(f"  launch: training under accelerate launch --config_file {plan.launch_config} ({procs})")
+    for key, step in translation_steps(plan).items():
+        spec = step["spec"] or step["source"].translate
+        size = f"first {spec.limit} records" if spec.limit else "all records"
+        built = read_manifest(translation_dir(plan, step))
+        if built:
+            size = f"{built['counts']['kept']} of {built['counts']['records']} records kept"
+        lines.append(f"  {key}: {spec.source_lang}->{step['source'].lang} of {step['source'].path} "
+                     f"({size}) with {spec.model}{cached(key)}")
     counts = {}
     for name, recipe in plan.datasets.items():
         built = read_manifest(out / "data" / name)

@@ -243,3 +243,56 @@ def test_interrupted_rebuild_leaves_no_half_file_and_is_not_complete(tmp_path, m
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [TRAIN_FILE]
     monkeypatch.undo()
     assert build_dataset(path, tmp_path / "out")["counts"]["records"] == 100
+
+
+def test_a_build_with_no_records_names_the_empty_sources(tmp_path):
+    corpus(tmp_path)
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "same.en").write_text("a\n", encoding="utf-8")
+    (tmp_path / "same.el").write_text("\n", encoding="utf-8")
+    path = recipe(tmp_path, sources=[
+        {"name": "nothing", "kind": "instructions", "path": "empty.jsonl", "lang": "en"},
+        {"name": "blank", "kind": "bitext", "paths": ["same.en", "same.el"], "languages": ["en", "el"]}])
+    with pytest.raises(UserError, match=r"no records: source 'nothing' has no records; source 'blank' lost all 1 "
+                                        r"records to cleaning \(empty 1\)"):
+        build_dataset(path, tmp_path / "out")
+    assert not (tmp_path / "out" / TRAIN_FILE).exists() and not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_wikimatrix_and_news_commentary_sources_build(tmp_path):
+    (tmp_path / "WikiMatrix.en-el.tsv").write_text("1.3\tA good pair.\tΈνα καλό ζεύγος.\n1.0\tA weak one.\tΑδύναμο.\n",
+                                                   encoding="utf-8")
+    (tmp_path / "nc.en-el.tsv").write_text("Prices rose.\tΟι τιμές αυξήθηκαν.\nOnly English.\t\n", encoding="utf-8")
+    path = recipe(tmp_path, sources=[
+        {"name": "wm", "kind": "bitext", "path": "WikiMatrix.en-el.tsv", "min_score": 1.04, "format": "wikimatrix",
+         "languages": ["en", "el"]},
+        {"name": "nc", "kind": "bitext", "path": "nc.en-el.tsv", "languages": ["en", "el"]}])
+    manifest = build_dataset(path, tmp_path / "out")
+    assert manifest["counts"]["by_source"] == {"wm": 1, "nc": 1} and manifest["dropped"]["nc"] == {"empty": 1}
+    with pytest.raises(UserError, match="min_score is for format: wikimatrix"):
+        build_dataset(recipe(tmp_path, sources=[{**bitext(), "min_score": 1.0}]), tmp_path / "out2")
+
+
+def test_a_translate_source_is_translated_once_and_read(tmp_path, tiny_model_dir):
+    english = [{"instruction": f"Say number {i} twice.", "input": "", "output": f"Number {i}, number {i}."}
+               for i in range(4)]
+    (tmp_path / "alpaca_en.json").write_text(json.dumps(english), encoding="utf-8")
+    translate = {"model": str(tiny_model_dir), "from": "en", "chunk_size": 2, "max_new_tokens": 8,
+                 "prompt_format": "alpaca",
+                 "filters": {"langid": False, "max_length_ratio": None, "numbers": False, "truncated": False}}
+    path = recipe(tmp_path, clean={"dedup": False},  # a random model says the same thing to every record
+                  sources=[{"name": "alpaca-el", "kind": "instructions", "path": "alpaca_en.json", "lang": "el",
+                            "translate": translate}])
+    manifest = build_dataset(path, tmp_path / "out")
+    done = manifest["translated"]["alpaca-el"]
+    assert done["records"] == 4 and done["direction"] == "en-el"
+    assert manifest["counts"]["records"] == done["kept"] > 0 and manifest["counts"]["by_lang"] == {"el": done["kept"]}
+    assert all(r["instruction"] not in {e["instruction"] for e in english} for r in read(tmp_path / "out"))
+    folder = Path(done["folder"])
+    assert folder.parent == tmp_path / "out" / "translations" and (folder / "manifest.json").exists()
+    stamp = (folder / "manifest.json").stat().st_mtime_ns
+    build_dataset(path, tmp_path / "out", force=True)  # a rebuild reads the finished translation again
+    assert (folder / "manifest.json").stat().st_mtime_ns == stamp
+    with pytest.raises(UserError, match="translate.from and lang are both en"):
+        build_dataset(recipe(tmp_path, sources=[{"name": "x", "kind": "instructions", "path": "alpaca_en.json",
+                                                 "lang": "en", "translate": translate}]), tmp_path / "out3")

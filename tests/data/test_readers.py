@@ -113,3 +113,26 @@ def test_invalid_utf8_in_json_list(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="file not found"):
         list(readers.read_line_pairs(tmp_path / "x.en", tmp_path / "x.zh"))
+
+
+def test_news_commentary_tsv_with_empty_sides(tmp_path):
+    path = write(tmp_path / "news-commentary-v16.en-el.tsv", "Prices rose.\tΟι τιμές αυξήθηκαν.\nOnly English.\t\n\tΜόνο ελληνικά.\n")
+    assert list(readers.read_tsv(path)) == [(1, "Prices rose.", "Οι τιμές αυξήθηκαν."), (2, "Only English.", ""),
+                                            (3, "", "Μόνο ελληνικά.")]
+
+
+def test_wikimatrix_scores_min_score_and_gzip(tmp_path):
+    import gzip
+
+    text = "1.2\tGood pair.\tΚαλό ζεύγος.\n1.05\tFair pair.\tΜέτριο ζεύγος.\n1.01\tWeak pair.\tΑδύναμο.\n"
+    path = tmp_path / "WikiMatrix.en-el.tsv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(text)
+    assert [p[1] for p in readers.read_wikimatrix(path)] == ["Good pair.", "Fair pair.", "Weak pair."]
+    assert [p[1] for p in readers.read_wikimatrix(path, min_score=1.04)] == ["Good pair.", "Fair pair."]
+    two = write(tmp_path / "two.tsv", "Hello\tΓεια\n")
+    with pytest.raises(UserError, match=r"two.tsv:1: expected three tab-separated columns"):
+        list(readers.read_wikimatrix(two))
+    no_score = write(tmp_path / "x.tsv", "Hello\tΓεια\tagain\n")
+    with pytest.raises(UserError, match="should be a margin score"):
+        list(readers.read_wikimatrix(no_score))

@@ -2,7 +2,9 @@
 
 Read (``readers``) -> clean (``clean``) -> turn into instruction records (``instructions``) ->
 select and mix under a seed (``mixture``) -> write ``train.jsonl`` + ``manifest.json`` (``build``).
-The recipe schema lives in ``recipe``; the ``lingalign data`` verb in ``command``.
+The recipe schema lives in ``recipe``; the ``lingalign data`` verb in ``command``. ``translate``
+makes a non-English instruction set (Alpaca-X) by machine translation, cutting fields with
+``segments`` and running the models of ``translators``.
 """
 
 from lingalign.data.build import build_dataset

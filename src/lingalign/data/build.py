@@ -31,12 +31,14 @@ FORMAT_VERSION = 1  # bump when the same recipe would give different bytes
 
 
 def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_dir: str | Path | None = None,
-                  force: bool = False) -> dict:
+                  force: bool = False, translate_root: str | Path | None = None) -> dict:
     """Build the training set of ``recipe`` into ``out_dir``; returns the manifest.
 
     ``recipe`` is a ``DataRecipe`` or a YAML path; relative paths in it are resolved against
     ``recipe_dir`` (default: the YAML file's folder). An existing complete build with the same
-    fingerprint is kept unless ``force``.
+    fingerprint is kept unless ``force``. Sources with a ``translate:`` block are translated first
+    (resumably) into ``translate_root`` (default ``out_dir/translations``), one folder per
+    translation fingerprint, and the build reads the translation.
     """
     source_name = "recipe"
     if not isinstance(recipe, DataRecipe):
@@ -46,6 +48,14 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
     out_dir = Path(out_dir)
     files = {s.name: resolve_source(s, recipe_dir) for s in recipe.sources}
     inputs = {f"{name}:{p.name}": hash_path(p) for name, (_, paths) in files.items() for p in paths}
+    translations = {}  # source name -> (spec with the model resolved, fingerprint)
+    for source in recipe.sources:
+        if source.translate:
+            from lingalign.data.translate import source_translation
+
+            fmt, paths = files[source.name]
+            translations[source.name] = source_translation(source, fmt, paths[0], recipe_dir)
+            inputs[f"{source.name}:translation"] = translations[source.name][1]
     for spec in recipe.eval_set_list():
         path = resolve_path(spec.path, recipe_dir)
         if not path.exists():
@@ -62,13 +72,23 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
     (out_dir / MANIFEST).unlink(missing_ok=True)  # an interrupted rebuild must not look complete
     contamination = EvalTexts(recipe.eval_set_list(), recipe_dir) if recipe.eval_sets else None
     token_filter = TokenFilter(recipe.tokenizer, recipe.max_tokens, recipe.prompt_format) if recipe.max_tokens else None
+    translated = {}  # source name -> what its translation kept and dropped (for the manifest)
+    for name, (spec, fp) in translations.items():
+        from lingalign.data.translate import TRANSLATED_FILE, translate_set, translation_folder
+
+        source = next(s for s in recipe.sources if s.name == name)
+        folder = translation_folder(translate_root or out_dir / "translations", name, fp)
+        done = translate_set(files[name][1][0], folder, source.lang, spec, fmt=files[name][0], fields=source.fields)
+        translated[name] = {"folder": str(folder), "direction": done["direction"], **done["counts"]}
+        files[name] = ("jsonl", [folder / TRANSLATED_FILE])  # read the translation, in our field names
     dropped, available = {}, {}
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
         pools = []
         for source in recipe.sources:
             cleaner = Cleaner(source.clean or recipe.clean, contamination)
             pool = Pool(source.name, Path(tmp), recipe.seed)
-            records = source_records(source, *files[source.name], cleaner, recipe)
+            fields = {} if source.name in translations else source.fields
+            records = source_records(source.model_copy(update={"fields": fields}), *files[source.name], cleaner, recipe)
             if token_filter is not None:
                 records = token_filter.keep(records, cleaner.dropped)
             for record in records:
@@ -78,6 +98,13 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
             available[source.name] = len(pool)
             dropped[source.name] = dict(sorted(cleaner.dropped.items()))
             log.info("%s: %d records after cleaning (dropped %s)", source.name, len(pool), dropped[source.name] or "none")
+        if not sum(available.values()):
+            raise UserError(f"{source_name}: the build would have no records: " + "; ".join(
+                f"source '{name}' {_why_empty(dropped[name])}" for name in available),
+                hint="check the paths, field mapping (fields:) and languages of those sources")
+        for name, n in available.items():
+            if n == 0:
+                log.warning("source '%s' came out empty (%s)", name, _why_empty(dropped[name]))
         plan = plan_counts(recipe, available, source_name)
         writer = ShuffledWriter(Path(tmp))
         for pool in pools:
@@ -89,9 +116,15 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
     return write_manifest(
         out_dir, stage="data", fingerprint=fingerprint, inputs=inputs, config=config, counts=counts,
         seed=recipe.seed, available=available, selected=plan, dropped=dropped,
-        contamination_texts=len(contamination) if contamination else 0,
+        contamination_texts=len(contamination) if contamination else 0, translated=translated,
         outputs={TRAIN_FILE: hash_file(out_dir / TRAIN_FILE)}, recipe=source_name,
     )
+
+
+def _why_empty(drops: dict) -> str:
+    if not drops:
+        return "has no records"
+    return f"lost all {sum(drops.values())} records to cleaning (" + ", ".join(f"{k} {v}" for k, v in drops.items()) + ")"
 
 
 def resolve_source(source: Source, base: str | Path | None) -> tuple[str, list[Path]]:
@@ -130,7 +163,9 @@ def source_format(source: Source, base: str | Path | None = None) -> str:
         raise UserError(f"source '{source.name}': cannot tell the format of {path}", hint="set format: json or jsonl")
     if resolve_path(path, base).is_dir():
         return "flores"
-    if path.endswith(".tsv"):
+    if "wikimatrix" in Path(path).name.lower() and path.endswith((".tsv", ".tsv.gz")):
+        return "wikimatrix"
+    if path.endswith((".tsv", ".tsv.gz")):
         return "tsv"
     if path.endswith(".jsonl"):
         return "jsonl"
@@ -148,6 +183,8 @@ def source_records(source: Source, fmt: str, paths: list[Path], cleaner: Cleaner
     codes = tuple(source.languages)
     if fmt == "tsv":
         pairs = readers.read_tsv(paths[0])
+    elif fmt == "wikimatrix":
+        pairs = readers.read_wikimatrix(paths[0], source.min_score)
     elif fmt == "jsonl":
         pairs = readers.read_translation_jsonl(paths[0], codes)
     else:

@@ -28,9 +28,18 @@ def _require(path: Path) -> Path:
     return path
 
 
+def _open_bytes(path: Path):
+    """A file for reading bytes; ``.gz`` files (WikiMatrix ships as ``WikiMatrix.en-el.tsv.gz``) are unpacked on the fly."""
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(_require(path), "rb")
+    return open(_require(path), "rb")
+
+
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line_number, text)`` for each line, without its line ending; invalid UTF-8 is an error."""
-    with open(_require(path), "rb") as handle:
+    with _open_bytes(path) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode("utf-8")
@@ -81,7 +90,11 @@ def flores_paths(folder: Path, codes: tuple[str, str]) -> tuple[Path, Path]:
 
 
 def read_tsv(path: Path) -> Iterator[tuple[int, str, str]]:
-    """Two tab-separated columns per line: source, then target (extra columns are ignored)."""
+    """Two tab-separated columns per line: source, then target (extra columns are ignored).
+
+    News Commentary's ``news-commentary-v16.en-zh.tsv`` is this layout; its lines with one side
+    empty (``text<TAB>``) come through as empty sides, which cleaning drops and counts.
+    """
     for number, line in iter_lines(path):
         if not line.strip():
             yield number, "", ""
@@ -90,6 +103,29 @@ def read_tsv(path: Path) -> Iterator[tuple[int, str, str]]:
         if len(parts) < 2:
             raise UserError(f"{where(path, number)}: expected two tab-separated columns, found one")
         yield number, parts[0], parts[1]
+
+
+def read_wikimatrix(path: Path, min_score: float | None = None) -> Iterator[tuple[int, str, str]]:
+    """WikiMatrix TSV: ``margin score<TAB>source<TAB>target``, best scores first (``.tsv`` or ``.tsv.gz``).
+
+    The score is the LASER margin of the mined pair; the WikiMatrix authors suggest keeping pairs of
+    1.04 or more. Pairs under ``min_score`` are skipped (not counted as read or dropped).
+    """
+    for number, line in iter_lines(path):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < 3:
+            raise UserError(f"{where(path, number)}: expected three tab-separated columns "
+                            f"(score, source, target), found {len(parts)}", hint="for two columns use format: tsv")
+        try:
+            score = float(parts[0])
+        except ValueError:
+            raise UserError(f"{where(path, number)}: the first column should be a margin score, got {parts[0][:30]!r}",
+                            hint="for two columns use format: tsv") from None
+        if min_score is not None and score < min_score:
+            continue
+        yield number, parts[1], parts[2]
 
 
 def read_translation_jsonl(path: Path, codes: tuple[str, str]) -> Iterator[tuple[int, str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lingalign.config import Strict, load_recipe
 from lingalign.data.languages import normalize_code
@@ -36,6 +36,44 @@ class EvalSet(Strict):
     format: Literal["auto", "lines", "squad"] = "auto"
 
 
+class TranslateFilters(Strict):
+    """Checks on every translated field; a record with any failing field is dropped whole (counted by reason)."""
+
+    langid: bool = Field(True, description="drop a field not detected as the target language (py3langid)")
+    langid_min_letters: int = Field(12, ge=1, description="shorter translations are not language-checked (too unreliable)")
+    max_length_ratio: Optional[float] = Field(
+        4.0, gt=1, description="drop a field whose translated prose is this many times longer or shorter (UTF-8 bytes)")
+    numbers: bool = Field(True, description="drop a field that lost a number or a placeholder ({name}, %s, <b>)")
+    truncated: bool = Field(True, description="drop a field whose answer ran to its token budget (a loop, or cut off)")
+
+
+class TranslateSpec(Strict):
+    """How to make a non-English instruction set from an English one (``lingalign data translate``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True,
+                              serialize_by_alias=True)
+
+    model: str = Field(description="MT model folder (Marian, NLLB, M2M-100) or causal LM (alias, folder, hub id)")
+    source_lang: str = Field("en", alias="from", description="language of the file being translated")
+    limit: Optional[int] = Field(None, ge=1, description="translate only the first N records")
+    chunk_size: int = Field(16, ge=1, description="records translated together and appended as one unit")
+    batch_size: int = Field(16, ge=1, description="pieces per generation batch")
+    max_new_tokens: int = Field(256, ge=1, description="ceiling per piece (a piece's own budget is 4x its length + 16)")
+    max_piece_tokens: int = Field(200, ge=8, description="longer lines are cut at sentence ends (capped by the model's limit)")
+    backend: Literal["hf", "vllm"] = "hf"
+    dtype: str = "auto"
+    prompt_format: Literal["auto", "alpaca", "chat"] = Field(
+        "auto", description="causal LMs: a lingalign model's own format, else chat if the tokenizer has a template")
+    target_code: Optional[str] = Field(None, description="the model's own code for the target (NLLB arb_Arab, ...)")
+    filters: TranslateFilters = TranslateFilters()
+
+    @field_validator("source_lang")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        _check_code(value)
+        return value
+
+
 class Source(Strict):
     """One input: a parallel corpus (``kind: bitext``) or an instruction set (``kind: instructions``)."""
 
@@ -43,13 +81,17 @@ class Source(Strict):
     kind: Literal["bitext", "instructions"]
     path: Optional[str] = None
     paths: Optional[list[str]] = Field(None, min_length=2, max_length=2)
-    format: Literal["auto", "moses", "tsv", "jsonl", "flores", "json"] = "auto"
+    format: Literal["auto", "moses", "tsv", "wikimatrix", "jsonl", "flores", "json"] = "auto"
     # bitext
     languages: Optional[list[str]] = Field(None, min_length=2, max_length=2)
     direction: Optional[Direction] = None
     # instructions
     lang: Optional[str] = None
     fields: dict[str, str] = Field(default_factory=dict)
+    translate: Optional[TranslateSpec] = Field(
+        None, description="the file is in translate.from (English): translate it into lang first")
+    # bitext, format wikimatrix
+    min_score: Optional[float] = Field(None, description="WikiMatrix: keep pairs whose margin score is at least this")
     # how many
     count: Optional[int] = Field(None, ge=0)
     weight: Optional[float] = Field(None, gt=0)
@@ -70,13 +112,17 @@ class Source(Strict):
             raise ValueError(f"source '{self.name}': give exactly one of path (a file, prefix or folder) or paths (two files)")
         if self.count is not None and self.weight is not None:
             raise ValueError(f"source '{self.name}': give count or weight, not both")
-        formats = {"bitext": ("auto", "moses", "tsv", "jsonl", "flores"), "instructions": ("auto", "json", "jsonl")}
+        formats = {"bitext": ("auto", "moses", "tsv", "wikimatrix", "jsonl", "flores"),
+                   "instructions": ("auto", "json", "jsonl")}
         if self.format not in formats[self.kind]:
             raise ValueError(f"source '{self.name}': format {self.format} is not for {self.kind}; "
                              f"use one of {', '.join(formats[self.kind])}")
         if self.kind == "bitext":
-            if self.fields or self.lang:
-                raise ValueError(f"source '{self.name}': fields and lang are for instructions; bitext uses languages")
+            if self.fields or self.lang or self.translate:
+                raise ValueError(f"source '{self.name}': fields, lang and translate are for instructions; "
+                                 "bitext uses languages")
+            if self.min_score is not None and self.format != "wikimatrix":
+                raise ValueError(f"source '{self.name}': min_score is for format: wikimatrix (score<TAB>source<TAB>target)")
             if not self.languages:
                 raise ValueError(f"source '{self.name}': bitext needs languages: [source_code, target_code]")
             for code in self.languages:
@@ -86,7 +132,12 @@ class Source(Strict):
                 raise ValueError(f"source '{self.name}': languages and direction are for bitext; instructions use lang")
             if not self.lang:
                 raise ValueError(f"source '{self.name}': instructions need lang: <code of their language>")
+            if self.min_score is not None:
+                raise ValueError(f"source '{self.name}': min_score is for WikiMatrix bitext")
             _check_code(self.lang)
+            if self.translate and normalize_code(self.translate.source_lang) == normalize_code(self.lang):
+                raise ValueError(f"source '{self.name}': translate.from and lang are both {self.lang}; "
+                                 "lang is the language to translate into")
         return self
 
 

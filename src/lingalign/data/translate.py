@@ -91,7 +91,7 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
     records = _Records(path, fmt, fields, spec.limit)
     if next(iter(records), None) is None:
         raise UserError(f"{path}: no records to translate", hint="an Alpaca JSON list or JSONL with instruction/output")
-    if spec.filters.langid and not _langid_knows(tgt):
+    if spec.filters.langid and not langid.supported(tgt):
         raise UserError(f"translate: the language check (py3langid) does not know {tgt!r}",
                         hint="set filters: {langid: false} (or --no-langid) to translate without it")
     fingerprint = translation_fingerprint(path, fmt, fields, tgt, spec)
@@ -192,12 +192,6 @@ def _format_of(path: Path) -> str:
     raise UserError(f"{path}: cannot tell the format (expected .json or .jsonl)", hint="give --format json or jsonl")
 
 
-def _langid_knows(code: str) -> bool:
-    from lingalign.langid import _identifier
-
-    return code in _identifier().nb_classes or (code == "zh")
-
-
 def _open_work(work: Path, fingerprint: str, force: bool) -> Path:
     """The work folder, emptied when it holds work made with other settings (or ``force``)."""
     settings = work / "settings.json"
@@ -282,6 +276,6 @@ def check_field(source: str, segments: list[Segment], out: list[str], tgt: str, 
     if filters.numbers and missing_tokens(src_text, out_text):
         return "numbers"
     if filters.langid and sum(ch.isalpha() for ch in out_text) >= filters.langid_min_letters:
-        if langid.detect(out_text) != tgt:
+        if not langid.in_language(out_text, tgt):
             return "wrong_language"
     return None

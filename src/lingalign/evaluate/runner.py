@@ -194,7 +194,7 @@ class _Runtime:
 
     def __init__(self, model_path: str, backend: str, dtype: str, trust_remote_code: bool, device: str | None = None):
         self.model_path, self.backend, self.dtype, self.trust = model_path, backend, dtype, trust_remote_code
-        self.device = device
+        self._device = device  # where to load (None: the backend's default); .device says where it ran
         self._generator = None
         self._tokenizer = None
 
@@ -204,7 +204,7 @@ class _Runtime:
             from lingalign.evaluate.generate import make_generator
 
             self._generator = make_generator(self.model_path, backend=self.backend, dtype=self.dtype,
-                                             trust_remote_code=self.trust, device=self.device)
+                                             trust_remote_code=self.trust, device=self._device)
         return self._generator
 
     @property
@@ -213,7 +213,7 @@ class _Runtime:
         model = getattr(self._generator, "model", None)
         if model is not None and hasattr(model, "parameters"):
             return next(model.parameters()).device
-        return "cuda" if self.backend == "vllm" else "cpu"
+        return self._device or ("cuda" if self.backend == "vllm" else "cpu")
 
     @property
     def tokenizer(self):

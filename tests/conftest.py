@@ -90,3 +90,13 @@ def default_model_dir() -> Path:
     from lingalign.models import DEFAULT_MODEL, resolve_model
 
     return Path(resolve_model(DEFAULT_MODEL))
+
+
+@pytest.fixture(scope="session")
+def flores(samples_dir) -> dict[str, list[str]]:
+    """The first 5 FLORES-101 devtest sentences of every language, by file code (``cmn_Hans``, ``tha``)."""
+    found: dict[str, list[str]] = {}
+    for row in (samples_dir / "flores101" / "first5.devtest.tsv").read_text(encoding="utf-8").splitlines():
+        code, text = row.split("\t", 1)
+        found.setdefault(code, []).append(text)
+    return found

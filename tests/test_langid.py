@@ -18,15 +18,6 @@ MLQA = ("ar", "de", "en", "es", "hi", "vi", "zh")
 CONFUSABLE = {"bos", "hrv", "nob"}
 
 
-@pytest.fixture(scope="module")
-def flores(samples_dir) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for row in (samples_dir / "flores101" / "first5.devtest.tsv").read_text(encoding="utf-8").splitlines():
-        code, text = row.split("\t", 1)
-        found.setdefault(code, []).append(text)
-    return found
-
-
 def test_sample_has_every_flores_language(flores):
     assert len(flores) == 105 and all(len(lines) == 5 for lines in flores.values())  # 101 + 4 alias files
     assert {"cmn_Hans", "zho_simpl", "cmn_Hant", "zho_trad", "tha", "lao", "khm", "mya", "jpn"} <= set(flores)

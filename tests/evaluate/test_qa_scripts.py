@@ -14,15 +14,6 @@ import pytest
 from lingalign.evaluate.qa_metrics import exact_match, f1, normalisation_name, tokenize
 
 
-@pytest.fixture(scope="module")
-def flores(samples_dir) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for row in (samples_dir / "flores101" / "first5.devtest.tsv").read_text(encoding="utf-8").splitlines():
-        code, text = row.split("\t", 1)
-        found.setdefault(code, []).append(text)
-    return found
-
-
 def whitespace_f1(pred, gold):
     """F1 over whitespace tokens: what SQuAD's and MLQA's non-Chinese rule give an unspaced script."""
     p, g = pred.split(), gold.split()

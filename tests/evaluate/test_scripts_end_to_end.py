@@ -17,15 +17,6 @@ from lingalign.evaluate.significance import default_metrics, item_scores
 from lingalign.errors import UserError
 
 
-@pytest.fixture(scope="module")
-def flores(samples_dir) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for row in (samples_dir / "flores101" / "first5.devtest.tsv").read_text(encoding="utf-8").splitlines():
-        code, text = row.split("\t", 1)
-        found.setdefault(code, []).append(text)
-    return found
-
-
 def squad(context: str, qas: list[tuple[str, str, str]]) -> dict:
     for _, _, answer in qas:
         assert answer in context

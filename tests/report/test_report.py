@@ -1,6 +1,5 @@
 """The HTML report shows what a run folder holds, self-contained."""
 
-import json
 
 import pytest
 

@@ -214,7 +214,7 @@ def test_shipped_recipes_pass_the_dry_run(name, tmp_path, capsys):
     for lang in ("ar", "el", "hi", "tr"):  # Alpaca-X made by `data translate`, a step of its own
         if name in (f"x-llama-7b-{lang}.yaml", "m-llama-7b.yaml"):
             assert f".alpaca-{lang}: en->{lang} of " in plan and "nllb-200-distilled-600M" in plan
-            assert f"not found: datasets." in plan and "translate.model" in plan
+            assert "not found: datasets." in plan and "translate.model" in plan
 
 
 def test_analysis_language_without_sentences_fails_before_training(tmp_path, tiny_model_dir, capsys):

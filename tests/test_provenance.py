@@ -54,6 +54,20 @@ def test_auto_precision_is_bf16_only_with_native_bf16(x86_cpu):
     assert provenance.auto_precision("mps") == "fp32"
 
 
+def test_evaluation_auto_dtype_follows_the_device_that_decodes(x86_cpu, monkeypatch):
+    """An AVX2 host with a bf16 GPU: the hf backend decodes on the GPU, so auto means bf16 there."""
+    import torch
+
+    from lingalign.evaluate.generate import resolve_dtype
+
+    x86_cpu()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_dtype("auto", "cuda") == "bfloat16"
+    assert resolve_dtype("auto", "cpu") == "float32"
+    assert resolve_dtype("float32", "cuda") == "float32"
+
+
 def test_arm_asks_onednn(monkeypatch):
     monkeypatch.setattr(provenance.platform, "machine", lambda: "aarch64")
     monkeypatch.setattr(provenance, "onednn_bf16", lambda: True)

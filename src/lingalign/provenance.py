@@ -328,7 +328,7 @@ def main(args: argparse.Namespace) -> int:
     from lingalign.artifacts import versions
 
     facts = environment()
-    auto = {"train": auto_precision(facts["device"]["type"]), "eval": auto_precision("cpu")}
+    auto = {"train": auto_precision(facts["device"]["type"]), "eval": auto_precision(facts["device"]["type"])}
     if args.json:
         print(json.dumps({**facts, "auto_precision": auto, "versions": versions()}, indent=2, sort_keys=True))
         return 0
@@ -346,8 +346,7 @@ def main(args: argparse.Namespace) -> int:
     gpu = facts["device"]
     print(f"device: {gpu['type']}" + (f" ({gpu['name']}, {gpu['count']} GPU(s), bf16 {'yes' if gpu['bf16'] else 'no'})"
                                       if gpu["type"] == "cuda" else ""))
-    on_cpu = " (the hf backend decodes on the CPU)" if gpu["type"] != "cpu" else ""
-    print(f"precision auto here: training {auto['train']} on {gpu['type']}, evaluation {auto['eval']}{on_cpu}")
+    print(f"precision auto here: training {auto['train']}, evaluation {auto['eval']} (both on {gpu['type']})")
     if facts["env"]:
         print("environment: " + " ".join(f"{k}={v}" for k, v in facts["env"].items()))
     others = {k: v for k, v in versions().items() if k not in ("torch", "transformers", "python", "platform", "lingalign")}

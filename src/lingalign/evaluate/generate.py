@@ -36,7 +36,7 @@ def resolve_dtype(name: str, device_type: str = "cpu") -> str:
 
     The rule is :func:`lingalign.provenance.auto_precision`, the same as training's: on x86 CPUs
     only AVX512-BF16/AMX count (oneDNN's own check also accepts AVX-512 without them, where bf16 is
-    emulated and slower than fp32). The hf backend decodes on the CPU, vLLM on a GPU.
+    emulated and slower than fp32). The hf backend decodes on a GPU when there is one, vLLM always does.
     """
     if name != "auto":
         return name
@@ -88,8 +88,8 @@ class HFGenerator:
 
         from lingalign.models import load_model, load_tokenizer
 
-        self.dtype = resolve_dtype(dtype)
         self.device = device or default_device()
+        self.dtype = resolve_dtype(dtype, str(self.device).split(":")[0])
         try:
             self.tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code, padding_side="left")
             self.model = load_model(model_path, dtype=self.dtype, trust_remote_code=trust_remote_code)

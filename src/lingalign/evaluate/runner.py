@@ -139,15 +139,18 @@ def evaluate(
     if fmt not in PROMPT_FORMATS:
         raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
     stops = list(stop_strings(fmt)) + (["\n### "] if fmt == "alpaca" else [])  # any new Alpaca section
-    run_dtype = resolve_dtype(dtype, "cuda" if backend == "vllm" else "cpu")  # hf decodes on the CPU
     spm_path = scoring.spm_for(spm_model)
 
+    from lingalign.evaluate.generate import default_device
     from lingalign.evaluate.processes import Processes
 
     procs = Processes()  # one process, or one of several started by torchrun / accelerate launch
     if procs.world > 1 and backend == "vllm":
         raise UserError("--backend vllm runs in one process (vLLM batches and shards by itself)",
                         hint="drop --processes / the launcher, or use --backend hf")
+    # auto precision follows the device that decodes: vLLM a GPU, hf this process's GPU if any, else the CPU
+    device_type = "cuda" if backend == "vllm" else str(procs.device or default_device()).split(":")[0]
+    run_dtype = resolve_dtype(dtype, device_type)
     runtime = _Runtime(model_path, backend, run_dtype, trust_remote_code, device=procs.device)
     generation = {"decoding": "greedy", "dtype": run_dtype, "backend": backend, "batch_size": batch_size,
                   "stop_strings": stops, "sort_by_length": True, "qa_prompt_version": PROMPT_VERSION,

@@ -296,3 +296,17 @@ def test_a_translate_source_is_translated_once_and_read(tmp_path, tiny_model_dir
     with pytest.raises(UserError, match="translate.from and lang are both en"):
         build_dataset(recipe(tmp_path, sources=[{"name": "x", "kind": "instructions", "path": "alpaca_en.json",
                                                  "lang": "en", "translate": translate}]), tmp_path / "out3")
+
+
+def test_unset_later_keys_leave_the_recipe_dump_and_so_old_fingerprints_alone():
+    """Run folders made before ``translate``/``min_score`` existed must stay cached after an upgrade:
+    the data step's fingerprint is a hash of this dump."""
+    from lingalign.data.recipe import DataRecipe
+
+    recipe = DataRecipe(sources=[{"name": "a", "kind": "instructions", "path": "x.json", "lang": "en"},
+                                 {"name": "b", "kind": "bitext", "path": "c", "languages": ["en", "zh"]}])
+    for source in recipe.model_dump(mode="json")["sources"]:
+        assert "translate" not in source and "min_score" not in source
+    with_translate = DataRecipe(sources=[{"name": "a", "kind": "instructions", "path": "x.json", "lang": "el",
+                                         "translate": {"model": "m"}}])
+    assert with_translate.model_dump(mode="json")["sources"][0]["translate"]["model"] == "m"

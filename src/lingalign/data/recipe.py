@@ -88,10 +88,14 @@ class Source(Strict):
     # instructions
     lang: Optional[str] = None
     fields: dict[str, str] = Field(default_factory=dict)
+    # exclude_if: left unset, keys added after run folders existed stay out of the dumped recipe,
+    # so those folders' fingerprints still match (no silent re-build and re-training on upgrade)
     translate: Optional[TranslateSpec] = Field(
-        None, description="the file is in translate.from (English): translate it into lang first")
+        None, exclude_if=lambda v: v is None,
+        description="the file is in translate.from (English): translate it into lang first")
     # bitext, format wikimatrix
-    min_score: Optional[float] = Field(None, description="WikiMatrix: keep pairs whose margin score is at least this")
+    min_score: Optional[float] = Field(None, exclude_if=lambda v: v is None,
+                                       description="WikiMatrix: keep pairs whose margin score is at least this")
     # how many
     count: Optional[int] = Field(None, ge=0)
     weight: Optional[float] = Field(None, gt=0)

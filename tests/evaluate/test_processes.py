@@ -61,7 +61,7 @@ def test_two_processes_resume_a_killed_run_and_equal_one_process(one_process, ti
                "--dtype", "float32", "--processes", "2"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "xquad-zh (process 1 of 2): 6 to generate in 1 unit(s)" in done.stderr  # resumed: 2 of 8 were stored
+    assert "xquad-zh (process 1 of 2): 6 to generate: 8 items in 1 unit(s)" in done.stderr  # resumed: 2 of 8 were stored
     assert "flores-en-zh (process 0 of 2): 16 to generate" in done.stderr
     assert "flores-en-zh (process 1 of 2): 8 to generate" in done.stderr
     for task in ("xquad-zh", "flores-en-zh"):

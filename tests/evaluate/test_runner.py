@@ -1,6 +1,7 @@
 """End to end on the tiny model: results shape, resume, generation details, compare, CLI, loglik."""
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -51,7 +52,7 @@ def _predictions(folder, task):
     return {r["id"]: r["prediction"] for r in artifacts.read_jsonl_tolerant(folder / "predictions" / f"{task}.jsonl")}
 
 
-def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path, monkeypatch):
+def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path, monkeypatch, caplog):
     out, results = fresh
     resumed = tmp_path / "resumed"
     (resumed / "predictions").mkdir(parents=True)
@@ -67,7 +68,12 @@ def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path,
         yield from original(self, prompts, **kwargs)
 
     monkeypatch.setattr(HFGenerator, "generate", counting)
-    again = evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)
+    with caplog.at_level(logging.INFO, logger="lingalign.evaluate.runner"):
+        again = evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)
+    # a progress line per batch of 3 while the unit decodes, then the unit stored
+    assert "xquad-zh: 3 to generate: 6 items in 1 unit(s) of up to 24" in caplog.text
+    assert "xquad-zh: 3/6 decoded" in caplog.text and "xquad-zh: 6/6 decoded" in caplog.text
+    assert "xquad-zh: unit 1/1 done, 6 predictions stored" in caplog.text
     # each task is one work unit (6 items < batch 3 x 8): it is decoded again whole, so the 3 missing
     # predictions come from the same batches as in the fresh run; only those 3 are added
     assert len(generated) == 12

@@ -257,13 +257,24 @@ def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Ru
         target = preds_path if procs.world == 1 else part_path(preds_path, procs.rank)
         missing = sum(e.id not in done for unit in todo for e in unit)
         who = f" (process {procs.rank} of {procs.world})" if procs.world > 1 else ""
-        log.info("%s%s: %d to generate in %d unit(s) of up to %d items", task.name, who, missing, len(todo),
-                 batch_size * UNIT_BATCHES)
+        total = sum(len(unit) for unit in todo)
+        log.info("%s%s: %d to generate: %d items in %d unit(s) of up to %d", task.name, who, missing, total,
+                 len(todo), batch_size * UNIT_BATCHES)
+        decoded = 0
+
+        def progress(count: int) -> None:  # a line per batch: a unit takes minutes on a CPU
+            nonlocal decoded
+            step = batch_size if task.kind != "choice" else 8 * batch_size  # choice items come one by one
+            if (decoded + count) // step > decoded // step or decoded + count == total:
+                log.info("%s%s: %d/%d decoded", task.name, who, decoded + count, total)
+            decoded += count
+
         for number, unit in enumerate(todo, 1):
-            new = [r for r in _decode_unit(task, unit, runtime, fmt, stops, max_new, batch_size) if r["id"] not in done]
+            records = _decode_unit(task, unit, runtime, fmt, stops, max_new, batch_size, progress)
+            new = [r for r in records if r["id"] not in done]
             artifacts.append_jsonl(target, new)
             done.update((r["id"], r) for r in new)
-            log.info("%s%s: unit %d/%d done", task.name, who, number, len(todo))
+            log.info("%s%s: unit %d/%d done, %d predictions stored", task.name, who, number, len(todo), len(done))
     procs.barrier()
     if not procs.main:
         return []
@@ -274,8 +285,12 @@ def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Ru
 
 
 def _decode_unit(task: Task, unit, runtime: _Runtime, fmt: str, stops: list[str], max_new: int,
-                 batch_size: int) -> list[dict]:
-    """Records for one work unit, decoded on its own (its batches depend on nothing else)."""
+                 batch_size: int, progress=None) -> list[dict]:
+    """Records for one work unit, decoded on its own (its batches depend on nothing else).
+
+    ``progress(n)`` is told after each batch how many items it finished. The unit's records are
+    stored only when it is whole, since a resumed unit is decoded again whole anyway.
+    """
     from lingalign.prompting import build_prompt
 
     tokenizer = runtime.tokenizer if fmt == "chat" else None
@@ -294,6 +309,8 @@ def _decode_unit(task: Task, unit, runtime: _Runtime, fmt: str, stops: list[str]
             if task.kind == "choice":
                 record.update(prediction=prediction["choice"], scores=prediction["scores"], label=example.label)
             records[index] = record
+        if progress:
+            progress(len(batch))
     return records
 
 

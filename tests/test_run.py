@@ -122,6 +122,25 @@ def test_changing_the_evaluation_reruns_only_evaluation(finished, tmp_path, tiny
     assert read_json(copy / "eval" / "coit-zh" / "results.json")["tasks"]["flores-en-zh"]["n"] == 2
 
 
+def test_a_data_setting_that_keeps_the_records_does_not_retrain(finished, tmp_path, tiny_model_dir):
+    """E.g. a recipe pinning the old length unit: the data step re-runs, finds the same records, and the
+    models are kept (the train stage keys on the records, not on the recipe's text)."""
+    import shutil
+
+    _, out = finished
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    model = copy / "models" / "coit-zh" / "model.safetensors"
+    stamp = model.stat().st_mtime_ns
+    recipe = experiment(tiny_model_dir)
+    recipe["datasets"]["coit"]["clean"] = {"length_unit": "utf8-bytes"}
+    assert run(write_recipe(tmp_path, recipe), copy) == 0
+    log = statuses(copy)
+    assert log["data:coit"][-1] == "done" and log["data:en"][-1] == "skipped"
+    assert (copy / "data" / "coit" / "train.jsonl").read_bytes() == (out / "data" / "coit" / "train.jsonl").read_bytes()
+    assert model.stat().st_mtime_ns == stamp  # not trained again
+
+
 def test_run_killed_in_training_resumes_to_the_same_result(finished, tmp_path, monkeypatch, tiny_model_dir):
     """A kill after a training checkpoint, then the same command: the same weights and scores."""
     import torch

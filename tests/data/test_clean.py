@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lingalign.data.clean import Cleaner, EvalTexts
+from lingalign.data.clean import Cleaner, EvalTexts, text_length
 from lingalign.data.recipe import CleanConfig, EvalSet
 
 
@@ -17,13 +17,38 @@ def test_each_filter_counts_what_it_drops():
         ("   ", "空"),                       # empty after stripping
         ("A", "一个"),                       # too short
         ("x" * 41, "长" * 10),               # too long
-        ("A long English sentence here.", "短句"),  # ratio: 29 bytes vs 6 bytes
+        ("A long English sentence here.", "短句"),  # ratio: 29 vs 6 (a wide character counts 3)
         ("Good night", "晚安"),              # kept
     ]
     kept = [cleaner.pair(s, t, ("en", "zh")) for s, t in pairs]
     assert kept[0] == ("Hello there", "你好") and kept[-1] == ("Good night", "晚安")
     assert sum(k is not None for k in kept) == 2
     assert dict(cleaner.dropped) == {"duplicate": 1, "empty": 2, "too_short": 1, "too_long": 1, "length_ratio": 1}
+
+
+def test_length_ratio_keeps_faithful_translations_in_every_script(flores):
+    """FLORES pairs are professional translations of one sentence: none is misaligned, whatever the script."""
+    english = flores["eng"]
+    for unit in ("characters", "utf8-bytes"):
+        dropped = {}
+        for code, sentences in flores.items():
+            cleaner = Cleaner(CleanConfig(max_length_ratio=3.0, length_unit=unit, dedup=False, max_chars=10_000))
+            for en, other in zip(english, sentences):
+                cleaner.pair(en, other, ("en", code))
+            if cleaner.dropped:
+                dropped[code] = dict(cleaner.dropped)
+        if unit == "characters":
+            assert len(flores) > 100 and dropped == {}  # Han, kana, Hangul, Devanagari, Thai, Myanmar... all kept
+        else:  # the old rule, which recipes may still pin: a byte count makes most Indic and SE Asian scripts "too long"
+            assert {"hin", "tha", "tam", "mya", "khm"} <= set(dropped) and "cmn_Hans" not in dropped
+
+
+def test_the_old_length_unit_fingerprints_as_before():
+    """A recipe pinning utf8-bytes dumps exactly as recipes did before the option existed (same cache keys)."""
+    old = CleanConfig(length_unit="utf8-bytes").model_dump(mode="json")
+    assert "length_unit" not in old and CleanConfig().model_dump(mode="json")["length_unit"] == "characters"
+    assert text_length("नमस्ते") == 6 and text_length("नमस्ते", "utf8-bytes") == 18
+    assert text_length("你好。") == 9 and text_length("Hello") == 5
 
 
 def test_dedup_can_be_turned_off():

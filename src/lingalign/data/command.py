@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tr.add_argument("--prompt-format", choices=["auto", "alpaca", "chat"], default=None, help="causal LMs only")
     tr.add_argument("--target-code", default=None, help="the model's own code for the target (NLLB arb_Arab, ...)")
     tr.add_argument("--no-langid", action="store_true", help="do not drop translations detected as another language")
-    tr.add_argument("--max-length-ratio", type=float, default=None, help="default 4.0 (UTF-8 bytes, either way)")
+    tr.add_argument("--max-length-ratio", type=float, default=None, help="default 4.0, either way (characters, East Asian wide ones counting 3)")
     tr.add_argument("--force", action="store_true", help="translate again even if DIR holds this translation")
 
 

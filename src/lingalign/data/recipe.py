@@ -24,7 +24,13 @@ class CleanConfig(Strict):
     min_chars: int = Field(1, ge=0, description="drop a pair if either side is shorter (characters)")
     max_chars: int = Field(1000, ge=1, description="drop a pair if either side is longer (characters)")
     max_length_ratio: Optional[float] = Field(
-        3.0, gt=1, description="drop a pair if one side is this many times longer, in UTF-8 bytes")
+        3.0, gt=1, description="drop a pair if one side is this many times longer (see length_unit)")
+    # Recipes written before the unit existed were measured in UTF-8 bytes: a recipe pinning that
+    # value dumps (and so fingerprints) exactly as before, while the new default is part of the key.
+    length_unit: Literal["characters", "utf8-bytes"] = Field(
+        "characters", exclude_if=lambda v: v == "utf8-bytes",
+        description="what max_length_ratio compares: characters with East Asian wide ones counting 3 "
+                    "(fair to every script), or UTF-8 bytes (the rule before 2026-12; unfair to non-Latin scripts)")
     dedup: bool = Field(True, description="drop exact repeats of a pair or record (8-byte hash each)")
     langid: bool = Field(False, description="drop a side not detected as its declared language (py3langid)")
 
@@ -42,7 +48,8 @@ class TranslateFilters(Strict):
     langid: bool = Field(True, description="drop a field not detected as the target language (py3langid)")
     langid_min_letters: int = Field(12, ge=1, description="shorter translations are not language-checked (too unreliable)")
     max_length_ratio: Optional[float] = Field(
-        4.0, gt=1, description="drop a field whose translated prose is this many times longer or shorter (UTF-8 bytes)")
+        4.0, gt=1, description="drop a field whose translated prose is this many times longer or shorter "
+                               "(characters, East Asian wide ones counting 3)")
     numbers: bool = Field(True, description="drop a field that lost a number or a placeholder ({name}, %s, <b>)")
     truncated: bool = Field(True, description="drop a field whose answer ran to its token budget (a loop, or cut off)")
 

@@ -37,6 +37,7 @@ from lingalign import langid
 from lingalign.artifacts import (MANIFEST, append_jsonl, dumps_jsonl, hash_file, hash_obj, hash_path, read_json,
                                  read_jsonl_tolerant, read_manifest, write_json, write_manifest)
 from lingalign.data import readers
+from lingalign.data.clean import text_length
 from lingalign.data.languages import normalize_code
 from lingalign.data.recipe import TranslateFilters, TranslateSpec
 from lingalign.data.segments import Segment, join_field, missing_tokens, pieces, split_field
@@ -270,7 +271,7 @@ def check_field(source: str, segments: list[Segment], out: list[str], tgt: str, 
     if " ".join(out_text.split()).casefold() == " ".join(src_text.split()).casefold():
         return "untranslated"
     if filters.max_length_ratio is not None:
-        a, b = len(src_text.encode("utf-8")) + 8, len(out_text.encode("utf-8")) + 8  # + 8: short texts vary more
+        a, b = text_length(src_text) + 8, text_length(out_text) + 8  # + 8: short texts vary more
         if max(a, b) > filters.max_length_ratio * min(a, b):
             return "length_ratio"
     if filters.numbers and missing_tokens(src_text, out_text):

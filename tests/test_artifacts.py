@@ -64,3 +64,20 @@ def test_hashes_change_with_content(tmp_path):
     assert artifacts.hash_obj({"b": 1, "a": 2}) == artifacts.hash_obj({"a": 2, "b": 1})
     with pytest.raises(UserError, match="not found"):
         artifacts.hash_path(tmp_path / "missing")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through a private temporary file; the result must not stay private (0600)."""
+    import os
+
+    from lingalign.artifacts import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "results.json", "{}")
+        assert (tmp_path / "results.json").stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        write_text(tmp_path / "private.json", "{}")
+        assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

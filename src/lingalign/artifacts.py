@@ -31,6 +31,14 @@ _TRACKED_PACKAGES = (
 )
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0o666 less the umask (mkstemp's 0o600 would hide
+    results from the rest of a group on a shared cluster)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
     """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success.
@@ -41,6 +49,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         kwargs = {"encoding": encoding, "newline": "\n"} if "b" not in mode else {}
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle

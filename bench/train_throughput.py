@@ -108,7 +108,8 @@ def reference_run(model, examples, pad_id, token_budget, batch_size=4, seed=0, p
     return tokens, elapsed, step - 1
 
 
-def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_length=512, seed=0, precision="bf16"):
+def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_length=512, seed=0, precision="bf16",
+                  fused_adamw=False):
     """lingalign's loop body: packed rows, autocast at ``precision``, response-only head, token-normalised loss."""
     from accelerate import Accelerator
 
@@ -118,7 +119,7 @@ def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_l
 
     accelerator = Accelerator(cpu=True)
     wrapper = ResponseLoss(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=fused_adamw or None)
     plan = plan_epoch([len(e) for e in examples], seed=seed, epoch=0, packing=True, max_length=max_length,
                       micro_batch_size=rows_per_batch)
     wrapper.train()
@@ -147,6 +148,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["reference", "lingalign"], default=None)
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="both sides: auto = bf16 only where the CPU computes it natively (as training does)")
+    parser.add_argument("--fused-adamw", action="store_true",
+                        help="lingalign side: the fused AdamW kernel (train recipe key fused_adamw)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -182,12 +185,14 @@ def main() -> None:
     if args.only in (None, "lingalign"):
         torch.manual_seed(0)
         tokens, seconds, steps, targets = lingalign_run(load_model(path, dtype="float32"), examples,
-                                                        tokenizer.pad_token_id, args.tokens, precision=precision)
+                                                        tokenizer.pad_token_id, args.tokens, precision=precision,
+                                                        fused_adamw=args.fused_adamw)
         rate = tokens / seconds
         results["lingalign"] = rate
         model_flops = 6 * n_params * rate
         executed = (6 * (n_params - head) * tokens + 6 * head * targets) / seconds
-        print(f"lingalign ({precision}, packed 512, response-only head): {tokens} tokens in {steps} steps, "
+        adam = ", fused AdamW" if args.fused_adamw else ""
+        print(f"lingalign ({precision}, packed 512, response-only head{adam}): {tokens} tokens in {steps} steps, "
               f"{seconds:.1f} s -> {rate:.1f} tokens/s")
         share = model_flops / peak
         native = precision == "fp32" or info["native_bf16"]

@@ -75,6 +75,28 @@ def test_loss_goes_down_over_epochs(tiny_config, data_dir, tmp_path):
     assert log[-1]["loss"] < log[0]["loss"] - 0.5
 
 
+def test_fused_adamw_trains_to_the_same_weights_within_rounding(tiny_config, data_dir, tmp_path, monkeypatch):
+    import yaml
+
+    made = []
+
+    class Recording(torch.optim.AdamW):
+        def __init__(self, params, **kwargs):
+            made.append(kwargs.get("fused"))
+            super().__init__(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    config = tiny_config.model_copy(update={"max_steps": 4})
+    loop = train(config, data_dir, tmp_path / "loop")
+    fused = train(config.model_copy(update={"fused_adamw": True}), data_dir, tmp_path / "fused")
+    assert made == [None, True]  # the loop (torch's CPU default), then the fused kernel
+    a, b = params_of(loop), params_of(fused)
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-5), name
+    assert yaml.safe_load((fused / "hyperparameters.yaml").read_text())["fused_adamw"] is True
+    assert "fused_adamw" not in yaml.safe_load((loop / "hyperparameters.yaml").read_text())  # off: old key
+
+
 @pytest.mark.parametrize("packing", [False, True])
 def test_resume_matches_uninterrupted(tiny_config, data_dir, tmp_path, packing):
     config = tiny_config.model_copy(update={"packing": packing, "max_steps": 6, "epochs": 3,

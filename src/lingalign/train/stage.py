@@ -144,7 +144,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         model = add_lora(model, config)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.adam_betas,
-                                  weight_decay=config.weight_decay)
+                                  weight_decay=config.weight_decay, fused=config.fused_adamw or None)
     scheduler = get_scheduler(config.lr_scheduler, optimizer,
                               num_warmup_steps=math.ceil(config.warmup_ratio * total_steps),
                               num_training_steps=total_steps)

@@ -33,8 +33,8 @@ def text_length(text: str, unit: str = "characters") -> int:
     bytes. Plain characters fail the other way: Chinese takes about a third of the characters of
     English (63% of en-zh pairs over 3x). Counting a wide or full-width character (Han, kana, Hangul,
     CJK punctuation) as 3 puts the median FLORES ratio between 0.66 and 1.27 for all 16 scripts
-    measured (docs/data.md) and leaves no FLORES pair over 3x but one in a thousand. ``unit="utf8-bytes"``
-    is the old rule, kept so recipes that pin it build the same data as before.
+    measured (docs/data.md, bench/length_ratio.py) and leaves no FLORES pair over 3x but one in a
+    thousand. ``unit="utf8-bytes"`` is the old rule, kept so recipes that pin it build the same data.
     """
     if unit == "utf8-bytes":
         return len(text.encode("utf-8"))

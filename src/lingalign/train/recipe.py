@@ -50,7 +50,7 @@ class TrainConfig(Strict):
     weight_decay: float = Field(0.0, ge=0, le=1)
     adam_betas: tuple[float, float] = (0.9, 0.999)
     # One kernel for the whole AdamW update instead of a loop over parameter tensors: on this
-    # project's CPU 60 ms against 390-520 ms per step for the default model (docs/train.md). Off by
+    # project's CPU 60-96 ms against 390-520 ms per step for the default model (bench/optimizer_step.py). Off by
     # default because it is not bit-identical to the loop (last-bit differences), and every
     # published number here was trained with the loop; left out of the resolved config when off,
     # so recipes that do not set it keep their fingerprints.

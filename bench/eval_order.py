@@ -43,9 +43,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from lingalign.evaluate.rolling import rolling_order
-    from lingalign.evaluate.tasks import default_data_root, load_builtin
     from lingalign.models import DEFAULT_MODEL, load_tokenizer, resolve_model
     from lingalign.prompting import build_prompt
+    from lingalign.tasks.base import default_data_root
+    from lingalign.tasks.registry import load_builtin
 
     task = load_builtin(args.task, Path(args.data_root) if args.data_root else default_data_root())
     prompts = [build_prompt(e.instruction, e.input, "alpaca") for e in task.examples[:args.n]]

@@ -67,9 +67,10 @@ def main() -> None:
     import torch
 
     from lingalign.evaluate.generate import HFGenerator, cut_at_stop
-    from lingalign.evaluate.tasks import default_data_root, load_builtin
     from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
     from lingalign.prompting import build_prompt, stop_strings
+    from lingalign.tasks.base import default_data_root
+    from lingalign.tasks.registry import load_builtin
 
     task = load_builtin(args.task, default_data_root())
     prompts = [build_prompt(e.instruction, e.input, "alpaca") for e in task.examples[:args.n]]

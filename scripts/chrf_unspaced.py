@@ -7,7 +7,7 @@ deleted (the same damage in every language), scored against the untouched refere
 
 Columns: space-separated "words" per sentence; chrF (characters only); chrF++ (characters + word
 1-2-grams); the word unigram F-score inside chrF++; BLEU with 13a and with the tokenizer
-lingalign picks (mt_metrics.bleu_tokenizer). Falls back to the shipped 5-line sample without --flores.
+lingalign picks (metrics.translation.bleu_tokenizer). Falls back to the shipped 5-line sample without --flores.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 from sacrebleu.metrics import BLEU, CHRF
 
 from lingalign.config import samples_dir
-from lingalign.evaluate.mt_metrics import bleu_tokenizer
 from lingalign.langid import base_code
+from lingalign.metrics.translation import bleu_tokenizer
 
 LANGS = ("eng", "vie", "ell", "rus", "ara", "hin", "kor", "cmn_Hans", "jpn", "tha", "lao", "khm", "mya")
 

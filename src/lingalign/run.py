@@ -236,7 +236,8 @@ def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
 
 
 def _missing_tasks(plan: Plan) -> list[str]:
-    from lingalign.evaluate.tasks import default_data_root, is_builtin, load_builtin, unknown_task
+    from lingalign.tasks.base import default_data_root
+    from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
 
     spec = plan.experiment.evaluate
     root = plan.eval_root or default_data_root()

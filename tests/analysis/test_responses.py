@@ -6,20 +6,12 @@ import json
 
 import pytest
 
-from lingalign.analysis.responses import expected_from_task, format_table, response_languages
+from lingalign.analysis.responses import format_table, response_languages
 from lingalign.cli import main
 
 ZH = "今天的天气非常好，我们一起去公园散步吧。"
 EN = "The weather is very nice today, let us go for a walk in the park."
 VI = "Hôm nay thời tiết rất đẹp, chúng ta hãy đi dạo trong công viên."
-
-
-@pytest.mark.parametrize("task, expected", [
-    ("xquad-zh", "zh"), ("mlqa-vi", "vi"), ("flores-en-zh", "zh"), ("flores-zh-en", "en"),
-    ("flores-eng-cmn_Hans", "zh"), ("mlqa-dev", None), ("general", None),
-])
-def test_expected_language_from_the_task_name(task, expected):
-    assert expected_from_task(task) == expected
 
 
 def _write(path, records):

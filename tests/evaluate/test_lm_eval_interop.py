@@ -16,7 +16,7 @@ from lingalign import artifacts
 from lingalign.cli import main as cli_main
 from lingalign.errors import UserError
 from lingalign.evaluate import evaluate
-from lingalign.evaluate.results import load_results
+from lingalign.result_files import find_lm_eval_results, load_results, read_lm_eval_predictions
 
 TASKS = "xcopa-zh,xcopa-it,mgsm-zh"
 
@@ -35,8 +35,8 @@ def _export(tmp_path, *extra):
 
 
 def test_export_writes_tasks_with_lingalign_prompts_and_settings(tmp_path, samples_dir):
-    from lingalign.evaluate.tasks import load_builtin
     from lingalign.prompting import build_prompt
+    from lingalign.tasks.registry import load_builtin
 
     target = _export(tmp_path, "--limit", "3")
     xcopa = yaml.load((target / "xcopa-zh.yaml").read_text(encoding="utf-8"), Loader=_Loader)
@@ -52,8 +52,8 @@ def test_export_writes_tasks_with_lingalign_prompts_and_settings(tmp_path, sampl
 
     mgsm = yaml.load((target / "mgsm-zh.yaml").read_text(encoding="utf-8"), Loader=_Loader)
     assert mgsm["output_type"] == "generate_until"
-    assert mgsm["generation_kwargs"] == {"until": ["### Instruction:", "### Input:", "### Response:", "\n\n\n", "\n### "],
-                                         "do_sample": False, "max_gen_toks": 64}
+    until = ["### Instruction:", "### Input:", "### Response:", "\n\n\n", "\n### "]
+    assert mgsm["generation_kwargs"] == {"until": until, "do_sample": False, "max_gen_toks": 64}
     assert mgsm["process_results"] == "!function lingalign_lm_eval.process_math"
     assert mgsm["metadata"]["lingalign"]["prompt_variant"] == "direct"
     assert "process_math" in (target / "lingalign_lm_eval.py").read_text()
@@ -123,7 +123,8 @@ def test_a_file_of_another_format_is_a_clear_error(tmp_path, capsys, content, me
 def test_report_shows_an_lm_eval_file_beside_the_run(tmp_path):
     from lingalign.report.command import write_report
 
-    artifacts.write_json(tmp_path / "run/eval/base/results.json", {"model": "base", "prompt_format": "alpaca", "tasks": {
+    artifacts.write_json(tmp_path / "run/eval/base/results.json", {
+        "model": "base", "prompt_format": "alpaca", "tasks": {
         "mgsm-zh-cot": {"n": 25, "kind": "math", "lang": "zh", "prompt_variant": "cot",
                         "metrics": {"accuracy": {"value": 4.0}}}}})
     meta = {"metadata": {"lingalign": {"kind": "math", "lang": "zh", "prompt_variant": "cot"}}}
@@ -139,11 +140,11 @@ def test_report_shows_an_lm_eval_file_beside_the_run(tmp_path):
 @pytest.mark.lm_eval
 def test_lm_eval_round_trip_gives_lingalign_scores_item_by_item(tiny_model_dir, tmp_path, monkeypatch, capsys):
     pytest.importorskip("lm_eval")
-    from lingalign.evaluate.lm_eval_results import find_results_file, read_predictions
 
     ours = evaluate(str(tiny_model_dir), TASKS, tmp_path / "ours", limit=25, max_new_tokens=8, dtype="float32")
     target = _export(tmp_path, "--max-new-tokens", "8")
-    until = yaml.load((target / "mgsm-zh.yaml").read_text(encoding="utf-8"), Loader=_Loader)["generation_kwargs"]["until"]
+    exported = yaml.load((target / "mgsm-zh.yaml").read_text(encoding="utf-8"), Loader=_Loader)
+    until = exported["generation_kwargs"]["until"]
     assert until == ours["generation"]["stop_strings"]  # the export stops where the runner does
 
     # lm-eval's own command line, in this process (a subprocess would import torch again), offline.
@@ -160,14 +161,15 @@ def test_lm_eval_round_trip_gives_lingalign_scores_item_by_item(tiny_model_dir, 
     from lm_eval.__main__ import cli_evaluate
 
     cli_evaluate()
-    results_file = find_results_file(out)
+    results_file = find_lm_eval_results(out)
     theirs = load_results(results_file)
     for task in TASKS.split(","):
         assert theirs["tasks"][task]["n"] == 25
-        assert theirs["tasks"][task]["metrics"]["accuracy"]["value"] == ours["tasks"][task]["metrics"]["accuracy"]["value"]
+        accuracy = theirs["tasks"][task]["metrics"]["accuracy"]["value"]
+        assert accuracy == ours["tasks"][task]["metrics"]["accuracy"]["value"]
     for task, kind in (("xcopa-zh", "choice"), ("xcopa-it", "choice"), ("mgsm-zh", "math")):
         mine = {r["id"]: r for r in artifacts.read_jsonl_tolerant(tmp_path / "ours/predictions" / f"{task}.jsonl")}
-        other = read_predictions(results_file, task, kind)
+        other = read_lm_eval_predictions(results_file, task, kind)
         assert set(other) == set(mine)
         assert {i: r["prediction"] for i, r in other.items()} == {i: r["prediction"] for i, r in mine.items()}
         if kind == "choice":  # the same log-likelihoods, not only the same argmax

@@ -227,7 +227,7 @@ def test_mgsm_and_xcopa_end_to_end(tiny_model_dir, tmp_path):
     assert set(pivot["metrics"]) == {"accuracy", "answer_lang"}
     assert set(xcopa["metrics"]) == {"accuracy"} and "(sum)" in xcopa["metrics"]["accuracy"]["scoring"]
     preds = artifacts.read_jsonl_tolerant(out / "predictions/mgsm-zh.jsonl")
-    from lingalign.evaluate.math_answers import is_correct
+    from lingalign.metrics.math_answers import is_correct
 
     assert mgsm["metrics"]["accuracy"]["value"] == 25 * sum(is_correct(p["prediction"], p["references"][0]) for p in preds)
     assert preds[0]["references"] == ["18"] and "只给出最终答案" in preds[0]["prompt"]
@@ -281,7 +281,7 @@ def test_compare_says_when_precision_or_cpu_kind_differ(fresh, tmp_path, capsys)
 
 
 def test_merged_results_keep_the_provenance_of_tasks_from_another_machine(fresh, tmp_path):
-    from lingalign.evaluate.results import merge_results
+    from lingalign.result_files import merge_results
 
     _, results = fresh
     old = _other_machine(results)

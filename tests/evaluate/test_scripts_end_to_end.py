@@ -12,16 +12,18 @@ import pytest
 
 from lingalign import artifacts
 from lingalign.cli import main as cli_main
-from lingalign.evaluate import qa_metrics
-from lingalign.evaluate.significance import default_metrics, item_scores
 from lingalign.errors import UserError
+from lingalign.evaluate.significance import default_metrics
+from lingalign.metrics import qa as qa_metrics
+from lingalign.metrics.per_item import item_scores
 
 
 def squad(context: str, qas: list[tuple[str, str, str]]) -> dict:
     for _, _, answer in qas:
         assert answer in context
     return {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
-        {"id": qid, "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]} for qid, q, a in qas]}]}]}
+        {"id": qid, "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]}
+        for qid, q, a in qas]}]}]}
 
 
 # (id, question, gold answer, prediction we store)
@@ -43,8 +45,8 @@ def test_thai_and_japanese_user_sets_get_sensible_numbers(flores, tiny_model_dir
         "    - {name: my-qa-th, type: qa, path: qa.th.json, lang: th, max_new_tokens: 3}\n"
         "    - {name: my-qa-ja, type: qa, path: qa.ja.json, lang: jpn, max_new_tokens: 3}\n"
         "    - {name: my-news-th, type: translation, prefix: news, src_lang: en, tgt_lang: th, max_new_tokens: 3}\n")
-    argv = ["eval", "--model", str(tiny_model_dir), "--recipe", str(tmp_path / "eval.yaml"), "-o", str(tmp_path / "out"),
-            "--dtype", "float32", "--batch-size", "4"]
+    argv = ["eval", "--model", str(tiny_model_dir), "--recipe", str(tmp_path / "eval.yaml"),
+            "-o", str(tmp_path / "out"), "--dtype", "float32", "--batch-size", "4"]
     assert cli_main(argv) == 0
 
     stored = {qid: pred for qid, _, _, pred in THAI + JAPANESE}

@@ -11,7 +11,7 @@ from lingalign.cli import main as cli_main
 from lingalign.errors import UserError
 from lingalign.evaluate.scoring import score_task
 from lingalign.evaluate.significance import paired_bootstrap
-from lingalign.evaluate.tasks import Task
+from lingalign.tasks.base import Task
 
 QA_GOLD = ["北京", "长江", "一九四九年", "孔子", "熊猫", "上海", "黄河", "长城"]
 ZH_REFS = ["今天的天气很好，我们去公园散步。", "这本书讲述了一个古老的故事。", "他每天早上喝一杯咖啡。",

@@ -27,24 +27,9 @@ from pathlib import Path
 from lingalign.artifacts import iter_jsonl, write_json
 from lingalign.errors import UserError, where
 from lingalign.langid import base_code, detect, identifier_code
+from lingalign.tasks.registry import expected_from_task
 
 TEXT_KEYS = ("prediction", "response", "output")
-
-
-def expected_from_task(task: str) -> str | None:
-    """The language an answer to ``task`` should be in: the last language-code part of its name."""
-    import langcodes
-
-    from lingalign.langid import _identifier
-
-    known = set(_identifier().nb_classes)
-    parts = task.replace("_", "-").split("-")
-    for part in reversed(parts):
-        if langcodes.tag_is_valid(part) and base_code(part) in known:
-            return base_code(part)
-    return None
-
-
 GENERIC_FOLDERS = ("model", "final", "merged", "adapter", "checkpoint")
 
 

@@ -17,9 +17,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+from lingalign import artifacts
+from lingalign.config import load_recipe
 from lingalign.errors import UserError
+from lingalign.evaluate.lm_eval_export import export_tasks
+from lingalign.evaluate.recipe import EvalRecipe
+from lingalign.evaluate.runner import evaluate, resolve_tasks
+from lingalign.evaluate.significance import compare_runs
+from lingalign.evaluate.tables import bootstrap_rows, compare_rows, print_table, render, run_provenance, table_rows
+from lingalign.models import load_tokenizer, resolve_model
+from lingalign.prompting import read_model_prompt_format
+from lingalign.tasks.base import default_data_root
+from lingalign.tasks.registry import available_tasks, family_forms
+from lingalign.tasks.user_sets import load_user_set
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
     parser.add_argument("--list", action="store_true", help="show task names and which the data root has")
     parser.add_argument("--compare", nargs="+", metavar="RUN",
-                        help="eval output folders (or their results.json), or lm-eval results files (lm_eval --output_path), "
+                        help="eval output folders (or their results.json), or lm-eval results files "
+                        "(lm_eval --output_path), "
                         "to put side by side; the first is the baseline")
     parser.add_argument("--bootstrap", type=int, metavar="N",
                         help="with --compare: paired bootstrap 95%% intervals of each run minus the first, "
@@ -61,12 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from lingalign.evaluate.results import print_table, table_rows
-
     if args.compare:
         return _compare(args)
     if args.bootstrap is not None or args.json:
-        raise UserError("--bootstrap and --json go with --compare", hint="lingalign eval --compare A B --bootstrap 1000")
+        raise UserError("--bootstrap and --json go with --compare",
+                        hint="lingalign eval --compare A B --bootstrap 1000")
     recipe, user_sets = _read_recipe(args.recipe)
     data_root = args.data_root or recipe.data_root
     split = args.split or recipe.split
@@ -91,12 +105,11 @@ def main(args: argparse.Namespace) -> int:
     if args.processes and args.processes > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args, args.processes)
 
-    from lingalign.evaluate.runner import evaluate
-
     results = evaluate(
         model, tasks, args.out, limit=args.limit if args.limit is not None else recipe.limit, data_root=data_root,
         prompt_format=args.prompt_format or recipe.prompt_format,
-        batch_size=args.batch_size if args.batch_size is not None else (recipe.batch_size or 16), dtype=args.dtype or recipe.dtype or "auto",
+        batch_size=args.batch_size if args.batch_size is not None else (recipe.batch_size or 16),
+        dtype=args.dtype or recipe.dtype or "auto",
         backend=args.backend, split=split, max_new_tokens=args.max_new_tokens, user_sets=user_sets,
         spm_model=args.spm, comet_model=args.comet_model, trust_remote_code=args.trust_remote_code,
     )
@@ -120,12 +133,6 @@ def _launch(args: argparse.Namespace, processes: int) -> int:
 
     Each gets one CPU thread per core it shares unless OMP_NUM_THREADS says otherwise.
     """
-    import subprocess
-    import sys
-
-    from lingalign import artifacts
-    from lingalign.evaluate.results import print_table, table_rows
-
     if args.backend == "vllm":
         raise UserError("--backend vllm runs in one process (vLLM batches and shards by itself)",
                         hint="drop --processes, or use --backend hf")
@@ -152,9 +159,6 @@ def _launch(args: argparse.Namespace, processes: int) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from lingalign import artifacts
-    from lingalign.evaluate.results import bootstrap_rows, compare_rows, print_table, render, run_provenance
-
     if args.bootstrap is not None and args.bootstrap < 1:
         raise UserError(f"--bootstrap must be at least 1 resample, got {args.bootstrap}")
     header, rows, notes = compare_rows(args.compare)
@@ -167,8 +171,6 @@ def _compare(args: argparse.Namespace) -> int:
     output = {"runs": [str(p) for p in args.compare], "columns": header, "rows": rows, "notes": notes,
               "provenance": provenance}
     if args.bootstrap is not None:
-        from lingalign.evaluate.significance import compare_runs
-
         comparisons = compare_runs(args.compare, resamples=args.bootstrap, seed=args.bootstrap_seed,
                                    spm_model=args.spm)
         for label, comparison in zip(header[4:], comparisons):
@@ -186,10 +188,6 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _export(args, recipe, user_sets, tasks, model, data_root, split) -> int:
-    from lingalign.evaluate.lm_eval_export import export_tasks
-    from lingalign.evaluate.runner import resolve_tasks
-    from lingalign.evaluate.tasks import default_data_root
-
     root = Path(data_root) if data_root else default_data_root()
     if not root.is_dir():
         raise UserError(f"{root}: data root not found")
@@ -200,34 +198,26 @@ def _export(args, recipe, user_sets, tasks, model, data_root, split) -> int:
     fmt, tokenizer = args.prompt_format or recipe.prompt_format, None
     model_path = None
     if model:
-        from lingalign.models import resolve_model
-        from lingalign.prompting import read_model_prompt_format
-
         model_path = resolve_model(model)
         fmt = fmt or read_model_prompt_format(model_path)
     fmt = fmt or "alpaca"
     if fmt == "chat":
         if not model_path:
             raise UserError("--prompt-format chat needs --model: the prompts are rendered with its chat template")
-        from lingalign.models import load_tokenizer
-
         tokenizer = load_tokenizer(model_path, trust_remote_code=args.trust_remote_code)
     written = export_tasks(task_list, args.export_lm_eval, fmt=fmt, tokenizer=tokenizer, limit=limit,
                            max_new_tokens=args.max_new_tokens)
     out = Path(args.export_lm_eval).resolve()
     print(f"wrote {len(written)} lm-eval task(s) to {out} (prompt format {fmt}); run them with")
-    print(f"  HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 lm_eval --model hf --model_args pretrained={model_path or 'MODEL'} "
+    print("  HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 lm_eval --model hf "
+          f"--model_args pretrained={model_path or 'MODEL'} "
           f"--include_path {out} --tasks {','.join(t.name for t in task_list)} --output_path OUT --log_samples")
     return 0
 
 
 def _read_recipe(path):
-    from lingalign.evaluate.recipe import EvalRecipe, load_user_set
-
     if not path:
         return EvalRecipe(), {}
-    from lingalign.config import load_recipe
-
     recipe = load_recipe(path, EvalRecipe, section="eval")
     base = Path(path).resolve().parent
     names = [s.name for s in recipe.sets]
@@ -238,13 +228,11 @@ def _read_recipe(path):
 
 
 def _print_list(root: Path | None, split: str, user_sets: dict) -> None:
-    from lingalign.evaluate.tasks import FAMILY_FORMS, available_tasks, default_data_root
-
     root = root or default_data_root()
     if not root.is_dir():
         raise UserError(f"{root}: data root not found")
     print(f"data root: {root}  (FLORES split: {split})")
-    print(f"task forms: {FAMILY_FORMS}")
+    print(f"task forms: {family_forms()}")
     for family, names in available_tasks(root, split).items():
         print(f"  {family:7s} {' '.join(names) if names else '(none in this data root)'}")
     if user_sets:

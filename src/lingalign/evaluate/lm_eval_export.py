@@ -8,7 +8,7 @@
 * ``DIR/<task>.yaml``: an lm-eval task reading that file with the packaged ``json`` loader
   (absolute path: no hub, no network), the prompt as ``doc_to_text``, lingalign's stop strings
   and ``max_new_tokens`` for generation, and ``metadata.lingalign`` (kind, language, prompt
-  format and variant) that ``lm_eval_results`` reads back;
+  format and variant) that ``lingalign.result_files`` reads back;
 * ``DIR/lingalign_lm_eval.py``: two lines importing the functions below, which lm-eval calls to
   score a generated answer with lingalign's own metrics (so lingalign must be importable where
   lm-eval runs).
@@ -30,6 +30,11 @@ from typing import Sequence
 
 from lingalign import artifacts
 from lingalign.errors import UserError
+from lingalign.langid import base_code, detect
+from lingalign.metrics import qa as qa_metrics
+from lingalign.metrics.math_answers import is_correct
+from lingalign.metrics.translation import score_translation
+from lingalign.prompting import build_prompt, eval_stop_strings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,6 @@ CORPUS_METRICS = ("chrf++", "bleu")  # on 0-100 like lm-eval's own bleu/chrf; pe
 # ---- the functions lm-eval calls (through DIR/lingalign_lm_eval.py) -------------------------------
 
 def process_math(doc: dict, results: list[str]) -> dict:
-    from lingalign.evaluate.math_answers import is_correct
-
     response = results[0].strip()
     out = {"accuracy": float(is_correct(response, doc["references"][0]))}
     if doc.get("prompt_variant") != "direct":
@@ -51,8 +54,6 @@ def process_math(doc: dict, results: list[str]) -> dict:
 
 
 def process_qa(doc: dict, results: list[str]) -> dict:
-    from lingalign.evaluate import qa_metrics
-
     response, gold, lang = results[0].strip(), doc["references"], doc["lang"]
     return {"inclusion": float(qa_metrics.inclusion(response, gold)),
             "em": float(qa_metrics.exact_match(response, gold, lang)),
@@ -75,16 +76,12 @@ def corpus_bleu(items: Sequence[tuple[str, str, str]]) -> float:
 
 
 def _corpus(items, metric: str) -> float:
-    """The corpus score lingalign's evaluate stage gives (mt_metrics, same sacrebleu settings)."""
-    from lingalign.evaluate.mt_metrics import score_translation
-
+    """The corpus score lingalign's evaluate stage gives (metrics.translation, same sacrebleu settings)."""
     hypotheses, references, langs = zip(*items)
     return score_translation(list(hypotheses), list(references), langs[0], None)[metric]["value"]
 
 
 def _in_language(text: str, lang: str) -> float:
-    from lingalign.langid import base_code, detect
-
     return float(detect(text) == base_code(lang))
 
 
@@ -159,8 +156,6 @@ def export_tasks(tasks, out_dir: str | Path, *, fmt: str, tokenizer=None, limit:
     """Write ``out_dir/<task>.yaml`` and ``out_dir/data/<task>.jsonl`` for each task; returns the YAML paths."""
     import yaml
 
-    from lingalign.prompting import build_prompt, eval_stop_strings
-
     out = Path(out_dir)
     stops = eval_stop_strings(fmt)
     written, notes = [], []
@@ -172,7 +167,8 @@ def export_tasks(tasks, out_dir: str | Path, *, fmt: str, tokenizer=None, limit:
         config = task_config(task, data_file, fmt=fmt, stops=stops,
                              max_new_tokens=max_new_tokens or task.max_new_tokens)
         target = out / f"{task.name}.yaml"
-        header = f"# lm-eval task written by `lingalign eval --export-lm-eval` ({len(examples)} examples, prompt format {fmt})\n"
+        header = (f"# lm-eval task written by `lingalign eval --export-lm-eval` ({len(examples)} examples, "
+                  f"prompt format {fmt})\n")
         artifacts.write_text(target, header + yaml.dump(config, Dumper=_dumper(), allow_unicode=True, sort_keys=False))
         written.append(target)
         if task.kind == "choice" and task.reduce != "sum":

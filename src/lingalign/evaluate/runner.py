@@ -19,7 +19,8 @@ from typing import Sequence
 
 from lingalign import artifacts
 from lingalign.errors import UserError
-from lingalign.evaluate.tasks import Task, default_data_root, is_builtin, load_builtin, unknown_task
+from lingalign.tasks.base import Task, default_data_root
+from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,11 @@ def evaluate(
     """Evaluate ``model`` on ``tasks`` and write ``out_dir/results.json``; returns the results dict."""
     from lingalign.evaluate import scoring
     from lingalign.evaluate.generate import resolve_dtype
-    from lingalign.evaluate.qa_prompts import PROMPT_VERSION
-    from lingalign.evaluate.results import merge_results
     from lingalign.models import resolve_model
     from lingalign.prompting import PROMPT_FORMATS, read_model_prompt_format, stop_strings
     from lingalign.provenance import for_evaluation
+    from lingalign.result_files import merge_results
+    from lingalign.tasks.qa import PROMPT_VERSION
 
     out_dir = Path(out_dir)
     root = Path(data_root) if data_root else default_data_root()

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingalign.evaluate.tasks import Task
+from lingalign.metrics.answer_language import answer_language
+from lingalign.metrics.math_answers import is_correct, last_number
+from lingalign.metrics.qa import normalisation_name, score_qa
+from lingalign.metrics.translation import find_spm_model, score_comet, score_translation
+from lingalign.tasks.base import Task
 
 
 def spm_for(explicit) -> Path | None:
-    from lingalign.evaluate.mt_metrics import find_spm_model
-
     return find_spm_model(explicit)
-
-
-def answer_language(predictions: list[str], expected: str) -> dict:
-    """Share of predictions that py3langid detects as the expected language.
-
-    For a language py3langid has no label for (Asturian, Cebuano, Maori, ... see
-    ``lingalign.langid.UNSUPPORTED_FLORES``) there is no value, only a note: 0% would read as "never
-    answered in it"."""
-    from lingalign.langid import share_in_language
-
-    share = share_in_language(predictions, expected)
-    if share is None:
-        return {"expected": expected, "note": "not supported by the language identifier (py3langid)"}
-    return {"value": round(100 * share, 4), "expected": expected}
 
 
 def copy_source_floor(sources: list[str], references: list[str], lang: str, spm_path: Path | None) -> dict:
@@ -33,8 +21,6 @@ def copy_source_floor(sources: list[str], references: list[str], lang: str, spm_
     A small or briefly tuned model can score *below* this: a Latin-script target such as Vietnamese
     shares names, numbers and loanwords with its English source (copying FLORES en->vi scores about
     13 chrF++), so a chrF++ gain over another model means little until both are above the floor."""
-    from lingalign.evaluate.mt_metrics import score_translation
-
     return {name: m["value"] for name, m in score_translation(sources, references, lang, spm_path).items()}
 
 
@@ -52,15 +38,11 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
     if task.kind == "math":
         return score_math(task, entry, predictions, [r[0] for r in references])
     if task.kind == "qa":
-        from lingalign.evaluate.qa_metrics import normalisation_name, score_qa
-
         scores = score_qa(predictions, references, task.lang)
         metrics = {name: {"value": round(100 * value, 4)} for name, value in scores.items()}
         metrics["em"]["normalisation"] = metrics["f1"]["normalisation"] = normalisation_name(task.lang)
         entry["question_lang"] = task.question_lang
     else:
-        from lingalign.evaluate.mt_metrics import score_comet, score_translation
-
         refs = [r[0] for r in references]
         metrics = score_translation(predictions, refs, task.lang, spm_path)
         entry["src_lang"] = task.src_lang
@@ -85,8 +67,6 @@ def score_math(task: Task, entry: dict, predictions: list[str], answers: list[st
     A direct answer is a number, which has no language; a step-by-step one is text, and whether it
     is in the question's language (``cot``) or in English (``cot-en``) is what those variants vary.
     """
-    from lingalign.evaluate.math_answers import is_correct, last_number
-
     correct = sum(is_correct(p, a) for p, a in zip(predictions, answers))
     entry.update(prompt_variant=task.prompt_variant, question_lang=task.question_lang,
                  instruction_lang=task.instruction_lang,

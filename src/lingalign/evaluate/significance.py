@@ -9,10 +9,11 @@ items easy or hard, and scoring them on one draw cancels that shared variation.
 * Items are joined on example id (only ids present in both prediction files count; ``n`` says how
   many, ``n_a``/``n_b`` how many each file had).
 * Per-item metrics (inclusion, em, f1, answer_lang, accuracy) are averaged over each draw, with the
-  evaluate stage's own per-item functions (qa_metrics, langid; math accuracy: math_answers).
+  evaluate stage's own per-item functions (``metrics.per_item``: metrics.qa, langid; math
+  accuracy: metrics.math_answers).
 * Corpus metrics (chrf++, bleu, spbleu) are recomputed on each draw from per-sentence sufficient
   statistics, the method of ``sacrebleu.significance``, with the same sacrebleu settings and
-  tokenizer as the stage (mt_metrics), so the full-sample values equal results.json's. sacrebleu's
+  tokenizer as the stage (``metrics.translation``), so the full-sample values equal results.json's. sacrebleu's
   own ``PairedTest`` reports each system's interval and a p-value but not the interval of the
   difference, and seeds itself from an environment variable, so its statistics are used directly.
 * COMET has no stored segment scores, so it gets no interval.
@@ -30,118 +31,18 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from lingalign import artifacts
 from lingalign.errors import UserError
+from lingalign.metrics.per_item import PER_ITEM, corpus_metric, item_scores, score_from_stats, segment_stats
+from lingalign.metrics.translation import find_spm_model
+from lingalign.result_files import load_results, read_predictions, read_task_entry, results_path
 
 log = logging.getLogger(__name__)
 
-PER_ITEM = ("inclusion", "em", "f1", "answer_lang", "accuracy")
-CORPUS = ("chrf++", "bleu", "spbleu")
 BY_KIND = {"qa": ("inclusion", "em", "f1", "answer_lang"),
            "translation": ("chrf++", "bleu", "spbleu", "answer_lang"),
            "choice": ("accuracy",),
            "math": ("accuracy", "answer_lang")}
 _CELLS_PER_CHUNK = 2_000_000  # resamples x items held in memory at once (16 MB of float64)
-
-
-# ---- reading runs --------------------------------------------------------------------------------
-
-def results_path(path: str | Path) -> Path:
-    """``DIR`` or ``DIR/results.json`` -> ``DIR/results.json`` (an eval run folder or its results).
-
-    A folder without results.json that holds lm-eval's ``results_*.json`` (in it or one level
-    down, as ``lm_eval --output_path DIR`` leaves it) gives the newest of those.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        return path
-    if not (path / "results.json").exists():
-        from lingalign.evaluate.lm_eval_results import find_results_file
-
-        return find_results_file(path) or path / "results.json"
-    return path / "results.json"
-
-
-def read_task_entry(run: str | Path, task: str) -> dict:
-    """The task's entry in the run's results (its kind, language and metric values)."""
-    from lingalign.evaluate.results import load_results
-
-    path = results_path(run)
-    tasks = load_results(path)["tasks"]
-    if task not in tasks:
-        raise UserError(f"{path}: no task {task!r}; it has {', '.join(sorted(tasks)) or 'none'}")
-    return tasks[task]
-
-
-def read_predictions(run: str | Path, task: str, kind: str | None = None) -> dict[str, dict]:
-    """Stored predictions by example id, as the runner keeps them (later lines win, torn tail ignored).
-
-    For an lm-eval results file: its logged samples (``lm_eval_results.read_predictions``)."""
-    from lingalign.evaluate.lm_eval_results import is_lm_eval
-    from lingalign.evaluate.lm_eval_results import read_predictions as lm_eval_predictions
-
-    results_file = results_path(run)
-    if results_file.name != "results.json" and is_lm_eval(artifacts.read_json(results_file)):
-        return lm_eval_predictions(results_file, task, kind)
-    path = results_file.parent / "predictions" / f"{task}.jsonl"
-    if not path.is_file():
-        raise UserError(f"{path}: predictions file not found",
-                        hint=f"run `lingalign eval --task {task}` into that folder first")
-    records = {str(r["id"]): r for r in artifacts.read_jsonl_tolerant(path) if "id" in r and "prediction" in r}
-    if not records:
-        raise UserError(f"{path}: no predictions (expected JSON lines with 'id' and 'prediction')")
-    return records
-
-
-# ---- per-item and corpus scores ------------------------------------------------------------------
-
-def item_scores(metric: str, records: Sequence[dict], lang: str, kind: str | None = None) -> np.ndarray:
-    """One score per item (0-100) whose mean is the stage's value of ``metric``."""
-    from lingalign.evaluate import qa_metrics
-
-    if metric == "accuracy" and kind == "math":
-        from lingalign.evaluate.math_answers import is_correct
-
-        return np.array([100.0 * is_correct(r["prediction"], r["references"][0]) for r in records])
-    if metric == "accuracy":
-        return np.array([100.0 * (r["prediction"] == r.get("label")) for r in records])
-    if metric == "answer_lang":
-        from lingalign.langid import in_language, supported
-
-        if not supported(lang):
-            raise UserError(f"answer_lang: {lang!r} is not supported by the language identifier (py3langid)")
-        return np.array([100.0 * in_language(r["prediction"], lang) for r in records])
-    one = {"inclusion": lambda p, g: qa_metrics.inclusion(p, g),
-           "em": lambda p, g: qa_metrics.exact_match(p, g, lang),
-           "f1": lambda p, g: qa_metrics.f1(p, g, lang)}[metric]
-    return np.array([100.0 * one(r["prediction"], r["references"]) for r in records])
-
-
-def corpus_metric(metric: str, lang: str, spm_model: Path | None = None):
-    """The sacrebleu metric object the evaluate stage uses for ``metric`` on target ``lang``."""
-    from sacrebleu.metrics import BLEU, CHRF
-
-    from lingalign.evaluate.mt_metrics import _LocalSpm, bleu_tokenizer
-
-    if metric == "chrf++":
-        return CHRF(word_order=2)
-    if metric == "bleu":
-        return BLEU(tokenize=bleu_tokenizer(lang))
-    if spm_model is None:
-        raise UserError("spbleu needs the FLORES-101 SentencePiece model", hint="pass --spm FILE")
-    spbleu = BLEU(tokenize="none")
-    spbleu.tokenizer = _LocalSpm(spm_model)  # as mt_metrics.score_translation builds it
-    spbleu.tokenizer_signature = spbleu.tokenizer.signature()
-    return spbleu
-
-
-def segment_stats(metric, hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
-    """sacrebleu's per-sentence sufficient statistics, shape (items, k); corpus score = f(sum)."""
-    return np.asarray(metric._extract_corpus_statistics(list(hypotheses), [list(references)]), dtype=np.float64)
-
-
-def score_from_stats(metric, summed: np.ndarray) -> float:
-    return float(metric._compute_score_from_stats(summed).score)
 
 
 # ---- the bootstrap -------------------------------------------------------------------------------
@@ -197,8 +98,6 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
     (``n_a``/``n_b``: items in each file), ``rel = delta / a * 100`` with ``rel_low``/``rel_high``;
     corpus metrics also carry their sacrebleu ``signature``.
     """
-    from lingalign.evaluate.mt_metrics import find_spm_model
-
     if resamples < 1:
         raise UserError(f"--bootstrap must be at least 1 resample, got {resamples}")
     entry_a, entry_b = read_task_entry(run_a_dir, task), read_task_entry(run_b_dir, task)
@@ -281,13 +180,9 @@ def compare_runs(runs: Sequence[str | Path], resamples: int = 1000, seed: int = 
     Returns one ``{"baseline", "system", "tasks": {task: {metric: entry}}, "notes": [...]}`` per
     later run; ``notes`` say which tasks or metrics got no interval, and why.
     """
-    from lingalign.evaluate.mt_metrics import find_spm_model
-
     if len(runs) < 2:
         raise UserError("--bootstrap needs at least two runs: a baseline first, then the systems to test")
     spm_path = find_spm_model(spm_model)
-    from lingalign.evaluate.results import load_results
-
     paths = [results_path(r) for r in runs]
     loaded = [load_results(p) for p in paths]
     comparisons = []

@@ -1,21 +1,18 @@
-"""Charts for the report, drawn with matplotlib and embedded as base64 PNG data URIs."""
+"""Charts for the report, drawn with matplotlib and embedded as base64 PNG data URIs.
+
+The training curves, which ``lingalign serve`` draws too, are ``lingalign.charts``.
+"""
 
 from __future__ import annotations
 
 import base64
-import io
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-
-def to_data_uri(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+from lingalign.charts import to_data_uri  # noqa: E402
 
 
 def file_data_uri(path: str) -> str:
@@ -42,17 +39,5 @@ def task_bars(task: str, metrics: list[str], models: list[str], values: dict, pa
     ax.set_ylabel("score (0-100)")
     ax.set_title(task)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
-    ax.spines[["top", "right"]].set_visible(False)
-    return to_data_uri(fig)
-
-
-def training_curves(curves: dict[str, list[dict]]) -> str:
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for name, rows in curves.items():
-        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=name, linewidth=1.4)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss (response tokens)")
-    ax.set_title("Training curves")
-    ax.legend(fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return to_data_uri(fig)

@@ -22,6 +22,7 @@ from typing import Any
 
 from lingalign.artifacts import read_jsonl_tolerant
 from lingalign.provenance import short
+from lingalign.result_files import load_results, results_path
 
 
 def _load_json(path: Path) -> Any:
@@ -49,9 +50,6 @@ def extra_results(paths) -> dict[str, dict]:
 
     An lm-eval file is labelled ``<model> (lm-eval)``; its tasks line up with the run's by name.
     """
-    from lingalign.evaluate.results import load_results
-    from lingalign.evaluate.significance import results_path
-
     found = {}
     for given in paths or ():
         data = load_results(given)
@@ -103,7 +101,8 @@ def collect(run_dir: str | Path, extra: list | None = None) -> dict:
                 "stage": data.get("stage"), "fingerprint": data.get("fingerprint"), "created": data.get("created"),
             }
     found["manifests"] = manifests
-    versions = next((m.get("versions") for m in map(_load_json, sorted(run.rglob("manifest.json"))) if m and m.get("versions")), None)
+    versions = next((m.get("versions") for m in map(_load_json, sorted(run.rglob("manifest.json")))
+                     if m and m.get("versions")), None)
     found["versions"] = versions or {}
     found["provenance"] = _provenance(run, found["results"])
     return found

@@ -7,6 +7,7 @@ import html
 import json
 from urllib.parse import quote
 
+from lingalign.charts import training_curves
 from lingalign.provenance import summarize
 from lingalign.report import charts
 from lingalign.report.collect import COPY_SOURCE, score_table
@@ -183,7 +184,7 @@ def render(found: dict) -> str:
         _answer_language_section(found["results"]),
     ]
     if found["train_curves"]:
-        sections.append(f'<h2>Training</h2><div class=charts><img alt="training curves" src="{charts.training_curves(found["train_curves"])}"></div>')
+        sections.append(f'<h2>Training</h2><div class=charts><img alt="training curves" src="{training_curves(found["train_curves"])}"></div>')
     sections.append(_alignment_section(found))
     sections.append(_images("Answer languages", found["responses_images"]))
     sections.append(_scaling_section(found))

@@ -170,7 +170,7 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
         state = folder.progress()
         stamp = folder.train_log_stamp()
         if stamp and chart_cache.get("stamp") != stamp:
-            from lingalign.report.charts import training_curves
+            from lingalign.charts import training_curves  # matplotlib: loaded at the first chart
 
             chart_cache.update(stamp=stamp, chart=training_curves(folder.train_logs()))
         state["loss_chart"] = chart_cache.get("chart") if stamp else None

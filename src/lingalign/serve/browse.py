@@ -2,12 +2,13 @@
 
 Reads what ``lingalign eval`` stored in the run folder (``eval/<model>/predictions/<task>.jsonl``
 and the task's entry in ``eval/<model>/results.json``). Per-item scores come from the evaluate
-stage's own functions, so an item's numbers agree with the run's averages:
+stage's own metric functions (``lingalign.metrics``), so an item's numbers agree with the run's
+averages:
 
-* QA: inclusion, exact match and F1 (``significance.item_scores`` over ``qa_metrics``);
-* translation: sentence-level chrF++ with the stage's sacrebleu settings (``significance.corpus_metric``);
+* QA: inclusion, exact match and F1 (``metrics.per_item.item_scores`` over ``metrics.qa``);
+* translation: sentence-level chrF++ with the stage's sacrebleu settings (``metrics.per_item.corpus_metric``);
   the mean of sentence scores is not the corpus chrF++ of results.json, which pools statistics;
-* multiple choice: correct or not (``significance.item_scores``).
+* multiple choice: correct or not (``metrics.per_item.item_scores``).
 
 The answer language is py3langid's (``lingalign.langid``), compared with the task's language.
 The question, source and passage come from the task data the evaluation read (``data_root`` in
@@ -21,7 +22,12 @@ from pathlib import Path
 
 from lingalign.artifacts import read_jsonl_tolerant
 from lingalign.errors import UserError
+from lingalign.langid import base_code, detect
+from lingalign.metrics.per_item import corpus_metric
+from lingalign.metrics.per_item import item_scores as stage_item_scores
 from lingalign.serve.runfolder import BASE, RunFolder
+from lingalign.tasks.base import default_data_root
+from lingalign.tasks.registry import expected_from_task, load_builtin
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,8 @@ class Predictions:
         """Model label -> its prediction file for ``task``, base first, then the recipe's order."""
         found = {p.parent.parent.name: p for p in self.run.root.glob(f"eval/*/predictions/{task}.jsonl")}
         order = [BASE, *self.run.model_names()]
-        return {label: found[label] for label in sorted(found, key=lambda m: (order.index(m) if m in order else len(order), m))}
+        return {label: found[label]
+                for label in sorted(found, key=lambda m: (order.index(m) if m in order else len(order), m))}
 
     def tasks(self) -> list[dict]:
         names = sorted({p.stem for p in self.run.root.glob("eval/*/predictions/*.jsonl")})
@@ -68,8 +75,6 @@ class Predictions:
             entry = self._results_entry(label, task)
             if entry.get("kind"):
                 return entry["kind"], entry.get("lang")
-        from lingalign.analysis.responses import expected_from_task
-
         family = task.split("-")[0]
         kind = "qa" if family in ("xquad", "mlqa") else "translation" if family in ("flores", "ntrex") else "unknown"
         return kind, expected_from_task(task)
@@ -91,8 +96,6 @@ class Predictions:
         return table
 
     def _score(self, task: str, files: dict[str, Path]) -> dict:
-        from lingalign.langid import base_code, detect
-
         kind, lang = self._kind_and_lang(task, files)
         want = base_code(lang) if lang else None
         examples = self._examples(task, files)
@@ -120,8 +123,6 @@ class Predictions:
 
     def _examples(self, task: str, files: dict[str, Path]) -> dict:
         """The task's examples by id, read from the data root the evaluation used ({} if gone)."""
-        from lingalign.evaluate.tasks import default_data_root, load_builtin
-
         entry = next((e for e in (self._results_entry(label, task) for label in files) if e), {})
         root = Path(entry["_data_root"]) if entry.get("_data_root") else default_data_root()
         try:
@@ -174,7 +175,8 @@ class Predictions:
                 if not inside or not (all(inside) if score_model == "all" else any(inside)):
                     return False
             if needle:
-                haystack = [item["question"], item["source"], *item["gold"], *(p["text"] for p in item["preds"].values())]
+                haystack = [item["question"], item["source"], *item["gold"],
+                            *(p["text"] for p in item["preds"].values())]
                 if not any(needle in str(h).lower() for h in haystack):
                     return False
             return True
@@ -191,9 +193,6 @@ class Predictions:
 
 def item_scores(kind: str, lang: str | None, records: list[dict]) -> dict[str, list[float]]:
     """Per-item scores (0-100) of one model's records, with the evaluate stage's metric functions."""
-    from lingalign.evaluate.significance import corpus_metric
-    from lingalign.evaluate.significance import item_scores as stage_item_scores
-
     if not records:
         return {}
     if kind == "qa":

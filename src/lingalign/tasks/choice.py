@@ -1,13 +1,18 @@
-"""XCOPA (causal commonsense, two alternatives) as a log-likelihood choice task.
+"""Multiple-choice tasks, scored by the log-likelihood of each option: XCOPA and user choice sets.
 
-Each record is a premise, two alternatives and whether the question asks for the **cause** or the
-**effect** of the premise. The premise (its final full stop dropped) is joined to the connective
-word for that question in the task's language ("because" / "therefore"), and the model chooses
-the alternative whose own tokens it finds more likely after it, with its first letter lowercased
-so that it continues the sentence: ``The item was wrapped in bubble wrap because`` ->
-``it was fragile.`` / ``it was small.``. Scores are the **sum** of the option's token
-log-probabilities, lm-evaluation-harness's ``acc``; an exported task therefore reproduces the
-same choice there (``lm_eval_export``).
+* ``xcopa-<lang>``            ``xcopa/<lang>/test.<lang>.jsonl``
+
+A user ``choice`` set is JSONL ``{"prompt" (or "premise"), "options": [...], "label": int|str}``
+(``choice_task``); the model chooses the option it finds most likely after the prompt.
+
+**XCOPA** (causal commonsense, two alternatives). Each record is a premise, two alternatives and
+whether the question asks for the **cause** or the **effect** of the premise. The premise (its
+final full stop dropped) is joined to the connective word for that question in the task's
+language ("because" / "therefore"), and the model chooses the alternative whose own tokens it
+finds more likely after it, with its first letter lowercased so that it continues the sentence:
+``The item was wrapped in bubble wrap because`` -> ``it was fragile.`` / ``it was small.``.
+Scores are the **sum** of the option's token log-probabilities, lm-evaluation-harness's ``acc``;
+an exported task therefore reproduces the same choice there (``evaluate.lm_eval_export``).
 
 **Where the connectives come from.** The words below are those of lm-evaluation-harness's own
 XCOPA task (EleutherAI/lm-evaluation-harness, ``lm_eval/tasks/xcopa/utils.py``, checked in release
@@ -27,7 +32,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lingalign.artifacts import iter_jsonl
 from lingalign.errors import UserError, where
+from lingalign.tasks.base import Example, Task
+from lingalign.tasks.registry import Family, register
+
+
+def choice_task(name: str, path: Path, lang: str) -> Task:
+    """A multiple-choice JSONL: ``{"prompt" (or "premise"), "options": [...], "label": int|str}``."""
+    examples = []
+    for line, record in iter_jsonl(path):
+        text = record.get("prompt", record.get("premise"))
+        options = record.get("options")
+        label = record.get("label")
+        if not isinstance(text, str):
+            raise UserError(f"{where(path, line)}: needs a 'prompt' (or 'premise') string")
+        if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
+            raise UserError(f"{where(path, line)}: 'options' must be a list of at least two strings")
+        if isinstance(label, str) and label in options:
+            label = options.index(label)
+        if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < len(options):
+            raise UserError(f"{where(path, line)}: 'label' must be an option index (0..{len(options) - 1}) "
+                            "or one of the options")
+        instruction = record.get("instruction", "")
+        examples.append(Example(id=str(record.get("id", line)), instruction=instruction or text,
+                                input=text if instruction else "", options=options, label=label,
+                                references=[options[label]]))
+    return Task(name, "choice", lang, examples, [path], 0)
+
+
+# ---- XCOPA -----------------------------------------------------------------------------------------
 
 # lang -> (cause, effect), from lm-evaluation-harness (see the module docstring).
 CONNECTIVES: dict[str, tuple[str, str]] = {
@@ -71,11 +105,8 @@ def continuation(choice: str) -> str:
     return choice[:1].lower() + choice[1:]
 
 
-def xcopa_task(name: str, path: Path, lang: str):
+def xcopa_task(name: str, path: Path, lang: str) -> Task:
     """A choice task from XCOPA JSONL ``{premise, choice1, choice2, question: cause|effect, label, idx}``."""
-    from lingalign.artifacts import iter_jsonl
-    from lingalign.evaluate.tasks import Example, Task
-
     if lang not in CONNECTIVES:
         raise UserError(f"task {name}: no cause/effect connectives for language {lang!r}; "
                         f"known: {', '.join(sorted(CONNECTIVES))}")
@@ -99,7 +130,7 @@ def xcopa_task(name: str, path: Path, lang: str):
     return Task(name, "choice", lang, examples, [path], 0, reduce="sum")
 
 
-def xcopa_builtin(name: str, root: Path, lang: str):
+def xcopa_builtin(name: str, root: Path, lang: str) -> Task:
     path = xcopa_file(root, lang)
     if not path.is_file():
         have = xcopa_langs(root)
@@ -107,3 +138,14 @@ def xcopa_builtin(name: str, root: Path, lang: str):
                         f"this data root has XCOPA for {', '.join(have) or 'no language'}",
                         hint="pass --data-root with a full XCOPA copy (xcopa/<lang>/test.<lang>.jsonl)")
     return xcopa_task(name, path, lang)
+
+
+def _load_xcopa(name: str, parts: list[str], root: Path, split: str) -> Task:
+    return xcopa_builtin(name, root, parts[0])  # XCOPA's test split, whatever --split says (FLORES only)
+
+
+def _xcopa_names(root: Path, split: str) -> list[str]:
+    return [f"xcopa-{lang}" for lang in xcopa_langs(root)]
+
+
+register(Family("xcopa", ("xcopa-<lang>",), (1,), _load_xcopa, _xcopa_names))

@@ -131,11 +131,19 @@ def score_translation(hypotheses: list[str], references: list[str], tgt_lang: st
     out = {"chrf++": _entry(chrf.corpus_score(hypotheses, refs), chrf),
            "bleu": _entry(bleu.corpus_score(hypotheses, refs), bleu)}
     if spm_model is not None:
-        spbleu = BLEU(tokenize="none")
-        spbleu.tokenizer = _LocalSpm(spm_model)  # sacrebleu builds the signature from these two fields
-        spbleu.tokenizer_signature = spbleu.tokenizer.signature()
+        spbleu = spbleu_metric(spm_model)
         out["spbleu"] = _entry(spbleu.corpus_score(hypotheses, refs), spbleu)
     return out
+
+
+def spbleu_metric(spm_model: Path):
+    """sacrebleu's BLEU on the SentencePiece tokens of a local FLORES-101/200 model file."""
+    from sacrebleu.metrics import BLEU
+
+    spbleu = BLEU(tokenize="none")
+    spbleu.tokenizer = _LocalSpm(spm_model)  # sacrebleu builds the signature from these two fields
+    spbleu.tokenizer_signature = spbleu.tokenizer.signature()
+    return spbleu
 
 
 def score_comet(sources: list[str], hypotheses: list[str], references: list[str],
@@ -153,4 +161,5 @@ def score_comet(sources: list[str], hypotheses: list[str], references: list[str]
     model = load_from_checkpoint(str(checkpoint))
     data = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(sources, hypotheses, references)]
     output = model.predict(data, batch_size=batch_size, gpus=0, progress_bar=False)
-    return {"value": round(100 * float(output.system_score), 4), "signature": f"comet:{checkpoint.parent.parent.name or checkpoint.name}"}
+    return {"value": round(100 * float(output.system_score), 4),
+            "signature": f"comet:{checkpoint.parent.parent.name or checkpoint.name}"}

@@ -1,10 +1,7 @@
-"""``results.json``: merging runs into one file, printing it, and comparing several side by side.
+"""The tables ``lingalign eval`` prints: one run's results, several runs side by side, bootstrap intervals.
 
-Shape (other stages read ``tasks[task]["metrics"][metric]["value"]``; every value is 0-100)::
-
-    {"model": ..., "prompt_format": "alpaca", "generation": {...}, "versions": {...}, "date": ...,
-     "tasks": {"flores-en-zh": {"n": 20, "split": "devtest",
-                                "metrics": {"chrf++": {"value": 12.3, "signature": "..."}, ...}}}}
+The files are read through ``lingalign.result_files`` (lingalign's results.json or lm-eval's);
+this module only arranges their values into rows and prints them.
 """
 
 from __future__ import annotations
@@ -13,61 +10,10 @@ from pathlib import Path
 from typing import Sequence
 
 from lingalign import artifacts
-from lingalign.errors import UserError
+from lingalign.provenance import describe, differences, key_facts
+from lingalign.result_files import load_results, results_path
 
 METRIC_ORDER = ("inclusion", "em", "f1", "chrf++", "bleu", "spbleu", "comet", "accuracy", "answer_lang")
-
-
-def merge_results(path: Path, new: dict) -> dict:
-    """Keep earlier tasks of ``path`` when it holds results of the same model and prompt format."""
-    if not path.exists():
-        return new
-    try:
-        old = artifacts.read_json(path)
-    except UserError:
-        return new
-    same = all(old.get(k) == new.get(k) for k in ("model_path", "prompt_format"))
-    if not same or not isinstance(old.get("tasks"), dict):
-        return new
-    merged = dict(new)
-    merged["tasks"] = {**_old_tasks(old, new), **new["tasks"]}
-    old_max = (old.get("generation") or {}).get("max_new_tokens") or {}
-    merged["generation"] = {**new["generation"], "max_new_tokens": {**old_max, **new["generation"]["max_new_tokens"]}}
-    return merged
-
-
-def load_results(path: str | Path) -> dict:
-    """A run's results as lingalign's dict: its results.json, or an lm-eval results file converted.
-
-    ``path`` is an eval folder, its results.json, an lm-eval ``results_*.json``, or the folder
-    lm-eval wrote it in (see ``lm_eval_results``).
-    """
-    from lingalign.evaluate.lm_eval_results import is_lm_eval, to_lingalign
-    from lingalign.evaluate.significance import results_path
-
-    path = results_path(path)
-    data = artifacts.read_json(path)
-    if isinstance(data, dict) and isinstance(data.get("tasks"), dict):
-        return data
-    if is_lm_eval(data):
-        return to_lingalign(data, path)
-    raise UserError(f"{path}: neither a lingalign results.json (no 'tasks') nor an lm-evaluation-harness results "
-                    "file (no 'results' beside 'configs'/'versions', as `lm_eval --output_path` writes)")
-
-
-def _old_tasks(old: dict, new: dict) -> dict:
-    """``old``'s tasks; when ``old`` was made with another precision, CPU kind, device or library
-    version, each task the new run does not redo carries ``old``'s ``provenance`` in its own entry
-    (the top-level block describes the latest run)."""
-    from lingalign.provenance import differences, key_facts
-
-    block = old.get("provenance")
-    facts = key_facts(block, (old.get("generation") or {}).get("dtype"))
-    if not differences(facts, key_facts(new.get("provenance"))):
-        return old["tasks"]
-    tag = block or {"precision": facts["precision"]}
-    return {name: {**entry, "provenance": entry.get("provenance", tag)} if isinstance(entry, dict) else entry
-            for name, entry in old["tasks"].items()}
 
 
 def _metric_names(results: Sequence[dict]) -> list[str]:
@@ -93,8 +39,6 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
 
 def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]], list[str]]:
     """One row per (task, metric), one column per run (folder or results.json); notes where signatures differ."""
-    from lingalign.evaluate.significance import results_path
-
     files = [results_path(f) for f in files]  # run folders, their results.json, or lm-eval results files
     loaded = [load_results(f) for f in files]
     labels = [_label(Path(f), d) for f, d in zip(files, loaded)]
@@ -115,7 +59,8 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
                 rows.append([task, f"{metric} (copy)", "", *map(_fmt, floors)])
                 copy_note = True
     if copy_note:
-        notes.append("(copy): what returning the source sentence unchanged scores, the floor a translation should clear")
+        notes.append("(copy): what returning the source sentence unchanged scores, "
+                     "the floor a translation should clear")
     formats = {d.get("prompt_format") for d in loaded}
     if len(formats) > 1:
         notes.append(f"prompt formats differ across files: {', '.join(sorted(map(str, formats)))}")
@@ -134,9 +79,6 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
 
 def run_provenance(files: Sequence[str | Path], labels: Sequence[str]) -> list[dict]:
     """Per run, in order: its label, its provenance block and the same on one line (for --compare)."""
-    from lingalign.evaluate.significance import results_path
-    from lingalign.provenance import describe
-
     runs = []
     for f, label in zip(files, labels):
         data = artifacts.read_json(results_path(f))
@@ -148,8 +90,6 @@ def run_provenance(files: Sequence[str | Path], labels: Sequence[str]) -> list[d
 
 def provenance_notes(labels: Sequence[str], loaded: Sequence[dict]) -> list[str]:
     """One note per run whose precision, CPU kind, device or versions differ from the first run's."""
-    from lingalign.provenance import differences, key_facts
-
     facts = [key_facts(d.get("provenance"), (d.get("generation") or {}).get("dtype")) for d in loaded]
     notes = []
     for label, fact in zip(labels[1:], facts[1:]):
@@ -159,7 +99,8 @@ def provenance_notes(labels: Sequence[str], loaded: Sequence[dict]) -> list[str]
     for label, d in zip(labels, loaded):
         kept = sorted(t for t, e in d["tasks"].items() if isinstance(e, dict) and e.get("provenance"))
         if kept:
-            notes.append(f"{label}: {', '.join(kept)} kept from an earlier run with other settings (see its results.json)")
+            notes.append(f"{label}: {', '.join(kept)} kept from an earlier run with other settings "
+                         "(see its results.json)")
     return notes
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from lingalign.evaluate.qa_metrics import exact_match, f1, inclusion, normalize, score_qa, tokenize
+from lingalign.metrics.qa import exact_match, f1, inclusion, normalize, score_qa, tokenize
 
 
 def english_only_tokens(text):

@@ -1,7 +1,9 @@
 """Math word problems (MGSM and user ``math`` sets): reading them, and the three prompt variants.
 
+* ``mgsm-<lang>[-cot|-cot-en]`` ``mgsm/mgsm_<lang>.tsv``
+
 A math task is a question and a numeric gold answer; the model generates greedily and is scored
-on the last number of its response (``math_answers``). Three prompt variants, recorded in
+on the last number of its response (``metrics.math_answers``). Three prompt variants, recorded in
 results.json (``prompt_variant``) and in the prediction fingerprint:
 
 * ``direct``: solve it and give only the final answer, as a number (instruction in the question's language);
@@ -30,7 +32,11 @@ import csv
 import io
 from pathlib import Path
 
+from lingalign.artifacts import iter_jsonl
 from lingalign.errors import UserError, where
+from lingalign.metrics.math_answers import parse_number
+from lingalign.tasks.base import Example, Task, read_lines
+from lingalign.tasks.registry import Family, register
 
 PROMPT_VERSION = 1
 VARIANTS = ("direct", "cot", "cot-en")
@@ -79,8 +85,6 @@ def math_instruction(lang: str, variant: str) -> tuple[str, str]:
 # ---- readers -------------------------------------------------------------------------------------
 
 def _gold(raw, path: Path, line: int, expected: str) -> str:
-    from lingalign.evaluate.math_answers import parse_number
-
     text = str(raw).strip() if isinstance(raw, (str, int, float)) and not isinstance(raw, bool) else ""
     if parse_number(text) is None:
         raise UserError(f"{where(path, line)}: answer {raw!r} is not a number (expected {expected})")
@@ -89,8 +93,6 @@ def _gold(raw, path: Path, line: int, expected: str) -> str:
 
 def read_math_tsv(path: Path) -> list[tuple[str, str, str]]:
     """(id, question, answer) from MGSM's TSV: ``question<TAB>answer``, no header; id = line number."""
-    from lingalign.evaluate.tasks import read_lines
-
     rows = []
     expected = "question<TAB>number, one problem per line"
     for line, text in enumerate(read_lines(path), 1):
@@ -107,8 +109,6 @@ def read_math_tsv(path: Path) -> list[tuple[str, str, str]]:
 
 def read_math_jsonl(path: Path) -> list[tuple[str, str, str]]:
     """(id, question, answer) from JSONL ``{"question": str, "answer": number or numeric string, "id"?}``."""
-    from lingalign.artifacts import iter_jsonl
-
     rows = []
     expected = '{"question": "...", "answer": 42}'
     for line, record in iter_jsonl(path):
@@ -130,10 +130,8 @@ def read_math(path: Path) -> list[tuple[str, str, str]]:
     return read_math_jsonl(path) if path.suffix in (".jsonl", ".json") else read_math_tsv(path)
 
 
-def math_task(name: str, path: Path, lang: str, variant: str = "direct"):
+def math_task(name: str, path: Path, lang: str, variant: str = "direct") -> Task:
     """A ``math`` task: one example per problem, the prompt per ``variant``."""
-    from lingalign.evaluate.tasks import Example, Task
-
     instruction, written = math_instruction(lang, variant)
     examples = [Example(id=qid, instruction=instruction, input=question, references=[answer])
                 for qid, question, answer in read_math(path)]
@@ -141,6 +139,8 @@ def math_task(name: str, path: Path, lang: str, variant: str = "direct"):
     return Task(name, "math", answer_lang, examples, [path], MAX_NEW_TOKENS[variant], question_lang=lang,
                 prompt_variant=variant, instruction_lang=written)
 
+
+# ---- the built-in family ---------------------------------------------------------------------------
 
 def mgsm_file(root: Path, lang: str) -> Path:
     return root / "mgsm" / f"mgsm_{lang}.tsv"
@@ -150,7 +150,7 @@ def mgsm_langs(root: Path) -> list[str]:
     return sorted(p.stem.removeprefix("mgsm_") for p in (root / "mgsm").glob("mgsm_*.tsv"))
 
 
-def mgsm_task(name: str, root: Path, parts: list[str]):
+def mgsm_task(name: str, root: Path, parts: list[str]) -> Task:
     """``mgsm-<lang>`` (direct), ``mgsm-<lang>-cot``, ``mgsm-<lang>-cot-en`` from ``mgsm/mgsm_<lang>.tsv``."""
     lang, variant = parts[0], "-".join(parts[1:]) or "direct"
     if variant == "direct" and len(parts) > 1:
@@ -165,3 +165,14 @@ def mgsm_task(name: str, root: Path, parts: list[str]):
                         f"this data root has MGSM for {', '.join(have) or 'no language'}",
                         hint="pass --data-root with a full MGSM copy (mgsm/mgsm_<lang>.tsv)")
     return math_task(name, path, lang, variant)
+
+
+def _load_mgsm(name: str, parts: list[str], root: Path, split: str) -> Task:
+    return mgsm_task(name, root, parts)  # MGSM has one split
+
+
+def _mgsm_names(root: Path, split: str) -> list[str]:
+    return [f"mgsm-{lang}" for lang in mgsm_langs(root)]  # each also as -cot and -cot-en
+
+
+register(Family("mgsm", ("mgsm-<lang>[-cot|-cot-en]",), (1, 2, 3), _load_mgsm, _mgsm_names))

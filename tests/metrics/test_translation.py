@@ -6,7 +6,7 @@ import pytest
 from sacrebleu.metrics import BLEU, CHRF
 
 from lingalign.errors import UserError
-from lingalign.evaluate.mt_metrics import bleu_tokenizer, find_spm_model, score_translation
+from lingalign.metrics.translation import bleu_tokenizer, find_spm_model, score_translation, spm_signature
 
 HYP = ["我们现在有四个月大的老鼠。", "他补充道。"]
 REF = ["我们现在有 4 个月大的老鼠。", "他补充说。"]
@@ -23,7 +23,7 @@ def test_chinese_bleu_uses_zh_tokenizer_and_matches_sacrebleu():
 
 
 def test_tokenizer_choice_follows_the_script(monkeypatch):
-    from lingalign.evaluate import mt_metrics
+    from lingalign.metrics import translation as mt_metrics
 
     for lang in ("zh", "cmn_Hans", "cmn_Hant", "zho_trad", "zh-Hant", "yue"):
         assert bleu_tokenizer(lang) == "zh", lang
@@ -68,7 +68,8 @@ def test_japanese_bleu_with_mecab_when_installed():
     scores = score_translation(["東京タワーに行きました。"], ["東京タワーへ行った。"], "ja")
     assert "tok:ja-mecab" in scores["bleu"]["signature"]
     assert scores["bleu"]["value"] == pytest.approx(
-        BLEU(tokenize="ja-mecab").corpus_score(["東京タワーに行きました。"], [["東京タワーへ行った。"]]).score, abs=1e-3)
+        BLEU(tokenize="ja-mecab").corpus_score(["東京タワーに行きました。"], [["東京タワーへ行った。"]]).score,
+        abs=1e-3)
 
 
 def test_spbleu_from_a_local_sentencepiece_file(tmp_path, samples_dir):
@@ -89,8 +90,6 @@ def test_spbleu_from_a_local_sentencepiece_file(tmp_path, samples_dir):
 
 
 def test_sacrebleu_cached_spm_models_are_found_and_named(tmp_path, monkeypatch):
-    from lingalign.evaluate.mt_metrics import spm_signature
-
     monkeypatch.setenv("SACREBLEU", str(tmp_path))
     assert find_spm_model() is None  # nothing cached: no spBLEU, and nothing downloaded
     (tmp_path / "models").mkdir()
@@ -101,22 +100,3 @@ def test_sacrebleu_cached_spm_models_are_found_and_named(tmp_path, monkeypatch):
     names = {"sacrebleu_tokenizer_spm.model": "flores101", "flores200sacrebleuspm": "flores200",
              "my-FLORES200.model": "flores200", "spm.model": "flores101"}
     assert {name: spm_signature(Path(name)) for name in names} == names
-
-
-def test_copy_source_floor_scores_the_sources_of_the_scored_records():
-    from lingalign.evaluate.scoring import score_task
-    from lingalign.evaluate.tasks import Example, Task
-
-    src = ["Vietnam has 4 months old mice.", "He added.", "Hanoi in 2019."]
-    ref = ["Việt Nam có chuột 4 tháng tuổi.", "Ông nói thêm.", "Hà Nội năm 2019."]
-    task = Task("flores-en-vi", "translation", "vi", [Example(f"s{i}", source=s, references=[r])
-                                                       for i, (s, r) in enumerate(zip(src, ref))], [], src_lang="en")
-    # records in another order and one left out: the floor follows the records, by id
-    records = [{"id": "s2", "prediction": ref[2], "references": [ref[2]]},
-               {"id": "s0", "prediction": src[0], "references": [ref[0]]}]
-    entry = score_task(task, records)
-    floor = entry["copy_source"]
-    expected = CHRF(word_order=2).corpus_score([src[2], src[0]], [[ref[2], ref[0]]]).score
-    assert floor["chrf++"] == pytest.approx(expected, abs=1e-3)
-    assert floor["bleu"] == pytest.approx(BLEU().corpus_score([src[2], src[0]], [[ref[2], ref[0]]]).score, abs=1e-3)
-    assert entry["metrics"]["chrf++"]["value"] > floor["chrf++"]  # one exact translation beats copying

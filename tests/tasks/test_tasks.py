@@ -5,9 +5,10 @@ import json
 import pytest
 
 from lingalign.errors import UserError
-from lingalign.evaluate.recipe import UserSet, choice_task, load_user_set
-from lingalign.evaluate.runner import resolve_tasks
-from lingalign.evaluate.tasks import available_tasks, load_builtin, read_squad
+from lingalign.tasks.choice import choice_task, xcopa_task
+from lingalign.tasks.qa import read_squad
+from lingalign.tasks.registry import available_tasks, load_builtin
+from lingalign.tasks.user_sets import UserSet, load_user_set
 
 
 def test_builtin_tasks_load_from_samples(samples_dir):
@@ -51,7 +52,7 @@ def test_cross_language_mlqa(tmp_path, samples_dir):
 
 def test_unknown_task_lists_valid_ones_and_suggests(samples_dir):
     with pytest.raises(UserError) as info:
-        resolve_tasks(["xqaud-zh"], samples_dir, "devtest", {})
+        load_builtin("xqaud-zh", samples_dir)
     assert "xquad-zh" in str(info.value) and "did you mean xquad-zh" in str(info.value)
     with pytest.raises(UserError, match="no data at"):
         load_builtin("xquad-ar", samples_dir)  # a valid form, but not in the samples
@@ -84,7 +85,8 @@ def test_unequal_bitext(tmp_path):
 def test_user_sets(tmp_path, samples_dir):
     (tmp_path / "news.en").write_text("Hello.\nGood night.\n", encoding="utf-8")
     (tmp_path / "news.vi").write_text("Xin chào.\nChúc ngủ ngon.\n", encoding="utf-8")
-    task = load_user_set(UserSet(name="news", type="translation", prefix="news", src_lang="en", tgt_lang="vi"), tmp_path)
+    spec = UserSet(name="news", type="translation", prefix="news", src_lang="en", tgt_lang="vi")
+    task = load_user_set(spec, tmp_path)
     assert task.lang == "vi" and task.examples[1].references == ["Chúc ngủ ngon."]
     qa = load_user_set(UserSet(name="myqa", type="qa", path="sample:xquad/xquad.en.json", lang="en"), tmp_path)
     assert qa.examples[0].instruction.startswith("Read the passage")
@@ -124,7 +126,8 @@ def test_mgsm_and_xcopa_load_from_samples_in_every_shipped_language(samples_dir)
     xcopa = load_builtin("xcopa-zh", samples_dir)
     assert (xcopa.kind, xcopa.lang, xcopa.reduce) == ("choice", "zh", "sum")
     ex = xcopa.examples[0]  # premise 该物品用气泡包装纸包着。, question cause
-    assert ex.instruction == "该物品用气泡包装纸包着，因为" and ex.options == ["它很易碎。", "它很小。"] and ex.label == 0
+    assert ex.instruction == "该物品用气泡包装纸包着，因为"
+    assert ex.options == ["它很易碎。", "它很小。"] and ex.label == 0
     it = load_builtin("xcopa-it", samples_dir).examples[1]  # an effect question, Latin script
     assert it.instruction.endswith(" quindi") and not it.instruction.endswith(". quindi")
     assert all(option[0].islower() for option in it.options)
@@ -138,7 +141,7 @@ def test_mgsm_and_xcopa_load_from_samples_in_every_shipped_language(samples_dir)
 ])
 def test_unknown_language_or_variant_names_what_exists(samples_dir, name, message):
     with pytest.raises(UserError, match=message) as info:
-        resolve_tasks([name], samples_dir, "devtest", {})
+        load_builtin(name, samples_dir)
     if "language" in message:
         assert "this data root has" in str(info.value) and "zh" in str(info.value)
 
@@ -171,8 +174,6 @@ def test_bad_math_rows_name_file_and_line(tmp_path, name, text, message):
     ({"premise": "P.", "choice1": "a", "question": "cause", "label": 0}, "needs a 'choice2' string"),
 ])
 def test_bad_xcopa_records_name_file_and_line(tmp_path, record, message):
-    from lingalign.evaluate.xcopa import xcopa_task
-
     good = {"premise": "P.", "choice1": "a", "choice2": "b", "question": "effect", "label": 1}
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n", encoding="utf-8")

@@ -45,7 +45,7 @@ Languages MLQA does not cover (el, tr, th, ja, ...) get lowercase + punctuation 
 tokens above, without article removal.
 Several gold answers: the best score over them (SQuAD/MLQA ``metric_max_over_ground_truths``).
 
-All functions return fractions in [0, 1]; results.py reports percentages.
+All functions return fractions in [0, 1]; the evaluate stage's scoring reports percentages.
 """
 
 from __future__ import annotations

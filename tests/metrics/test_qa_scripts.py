@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from lingalign.evaluate.qa_metrics import exact_match, f1, normalisation_name, tokenize
+from lingalign.metrics.qa import exact_match, f1, normalisation_name, tokenize
+from lingalign.tasks.qa import read_squad
 
 
 def whitespace_f1(pred, gold):
@@ -73,7 +74,8 @@ def test_myanmar_follows_unicode_grapheme_clusters():
 
 def test_japanese_kanji_and_kana_are_characters_and_latin_runs_are_words(flores):
     assert tokenize("生後4か月のマウス", "ja") == ["生", "後", "4", "か", "月", "の", "マ", "ウ", "ス"]
-    assert tokenize("ラーメン と iPhone", "ja") == ["ラ", "ー", "メ", "ン", "と", "iphone"]  # ー: Script_Extensions kana
+    # ー: Script_Extensions kana
+    assert tokenize("ラーメン と iPhone", "ja") == ["ラ", "ー", "メ", "ン", "と", "iphone"]
     context = flores["jpn"][0]
     gold, prediction = "生後4か月のマウス", "4か月のマウス"  # spans of FLORES jpn devtest line 1
     assert gold in context and prediction in context
@@ -117,15 +119,14 @@ def mlqa_zh_tokens(s):
 
 
 def test_chinese_scores_equal_mlqa_official_normalisation(samples_dir):
-    from lingalign.evaluate.tasks import read_squad
-
     rows = read_squad(samples_dir / "mlqa-dev" / "zh.json")
     checked = 0
     for _, context, _, answers in rows:
         gold = answers[0]
         start = context.find(gold)
         # predictions around the gold span: longer, shorter, shifted, with Latin and digits nearby
-        for pred in (context[max(0, start - 3):start + len(gold) + 3], gold[1:], context[start + 2:start + len(gold) + 5],
+        for pred in (context[max(0, start - 3):start + len(gold) + 3], gold[1:],
+                     context[start + 2:start + len(gold) + 5],
                      gold + " 2019年 ABC", "𠮷" + gold + "䶮"):  # ideographs outside MLQA's range
             assert tokenize(pred, "zh") == mlqa_zh_tokens(pred)
             ours = f1(pred, gold, "zh")

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from lingalign.evaluate.math_answers import ascii_digits, is_correct, last_number, numbers, parse_number
+from lingalign.metrics.math_answers import ascii_digits, is_correct, last_number, numbers, parse_number
 
 # The zero of each decimal digit system an MGSM answer may be written in (and a few more the
 # Unicode database covers the same way): the nine others follow it in Unicode.

@@ -1,8 +1,9 @@
 """Recipes: YAML files validated by typed schemas.
 
 Each stage defines its own schema next to its code (``lingalign.data.recipe.DataRecipe``, ...);
-this module holds what they share: the strict base class, YAML loading with messages that name the
-file and key (with a suggestion for a misspelt key), and path resolution relative to the recipe.
+this module holds what they share: the strict base class, YAML loading (with ``include:`` of other
+files) with messages that name the file and key (with a suggestion for a misspelt key), and path
+resolution relative to the recipe.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from lingalign.errors import UserError
 
 SAMPLE_PREFIX = "sample:"
+INCLUDE = "include"  # the recipe key that reads other recipe files first
 
 
 class Strict(BaseModel):
@@ -59,7 +61,60 @@ def model_ref(value: str, recipe_dir: str | os.PathLike | None) -> str:
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
-    path = Path(path)
+    """A YAML file, with its ``include:`` files merged in (see :func:`read_recipe`)."""
+    return read_recipe(path)[0]
+
+
+def read_recipe(path: str | os.PathLike) -> tuple[Any, list[Path]]:
+    """A recipe read from YAML, and the files it included (in reading order; empty without ``include:``).
+
+    ``include: base.yaml`` (or a list of paths, relative to the including file) reads those files
+    first; the including file's keys win, merged recursively for mappings, while lists and other
+    values are replaced whole. An included file may include others. One mechanism here, so every
+    kind of recipe (experiment, data, train, sweep) can share a base.
+    """
+    included: list[Path] = []
+    return _read_including(Path(path), (), included), included
+
+
+def _read_including(path: Path, chain: tuple[Path, ...], included: list[Path]) -> Any:
+    data = _read_yaml_file(path)
+    if not isinstance(data, dict) or INCLUDE not in data:
+        return data
+    data = dict(data)
+    wanted = data.pop(INCLUDE)
+    wanted = [wanted] if isinstance(wanted, str) else wanted
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(w, str) and w for w in wanted):
+        raise UserError(f"{path}: include: expected a path or a list of paths (relative to this file)")
+    chain = (*chain, path.resolve())
+    merged: dict = {}
+    for name in wanted:
+        target = resolve_path(name, path.parent)
+        if target.resolve() in chain:
+            loop = " -> ".join(str(p) for p in (*chain[chain.index(target.resolve()):], target.resolve()))
+            raise UserError(f"{path}: include {name}: an include cycle ({loop})")
+        if not target.is_file():
+            raise UserError(f"{path}: include {name}: file not found ({target})")
+        base = _read_including(target, chain, included)
+        if not isinstance(base, dict):
+            raise UserError(f"{target}: an included file must be a mapping of keys (included by {path})")
+        included.append(target)
+        merged = merge_recipes(merged, base)
+    return merge_recipes(merged, data)
+
+
+def merge_recipes(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``: mappings merge key by key (recursively), anything else is replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_recipes(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml_file(path: Path) -> Any:
     if not path.exists():
         raise UserError(f"{path}: recipe not found")
     try:

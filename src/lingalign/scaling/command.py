@@ -88,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
 
 def run_fit(args) -> int:
     from lingalign.artifacts import hash_file, hash_obj, is_complete, read_json, write_json, write_manifest
-    from lingalign.scaling.law import fit_law
+    from lingalign.scaling.fit_law import fit_law
     from lingalign.scaling.plot import plot_law
     from lingalign.scaling.points import read_points
     from lingalign.scaling.predict import Law

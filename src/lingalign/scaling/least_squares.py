@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from lingalign.scaling.laws import Form, Params
+from lingalign.scaling.forms import Form, Params
 
 Data = dict[str, tuple[np.ndarray, np.ndarray]]  # lang -> (sizes, values)
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from lingalign.errors import UserError
 from lingalign.scaling.bootstrap import interval, residual_bootstrap, split_by_language
-from lingalign.scaling.fit import Data, Layout, TooFewPoints, choose, cross_validate, fit
-from lingalign.scaling.laws import FORMS
+from lingalign.scaling.forms import FORMS
+from lingalign.scaling.least_squares import Data, Layout, TooFewPoints, choose, cross_validate, fit
 
 
 def fit_law(

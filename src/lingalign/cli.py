@@ -27,8 +27,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "analyze": ("lingalign.analysis.command", "layer-wise cross-lingual alignment and answer languages"),
     "run": ("lingalign.run", "run a whole experiment from one recipe, resumably"),
     "report": ("lingalign.report.command", "write a self-contained HTML report of a run"),
-    "models": ("lingalign.models", "prepare or inspect models (e.g. convert the default GGUF once)"),
-    "env": ("lingalign.provenance", "print the CPU, precision auto, device and versions results depend on"),
+    "models": ("lingalign.models.command", "prepare or inspect models (e.g. convert the default GGUF once)"),
+    "env": ("lingalign.provenance.command", "print the CPU, precision auto, device and versions results depend on"),
     "serve": ("lingalign.serve.command", "a local web page: chat with a run's models side by side, browse its predictions"),
 }
 

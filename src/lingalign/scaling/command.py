@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from lingalign.errors import UserError
+from lingalign.run.sweep import run_sweep  # the sweep drives data + train + eval: orchestration, above the stages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,8 +79,6 @@ def main(args: argparse.Namespace) -> int:
     if command == "allocate":
         return run_allocate(args)
     if command == "sweep":
-        from lingalign.scaling.sweep import run_sweep
-
         csv_path = run_sweep(args.recipe, args.out)
         print(f"points: {csv_path}")
         return 0
@@ -106,7 +105,8 @@ def run_fit(args) -> int:
         print(f"{out} already holds this fit; use --force to refit")
         print(describe(read_json(out / "law.json")))
         return 0
-    law = fit_law(data, forms, distances, draws=args.bootstrap, seed=args.seed, select=args.select, tolerance=args.tolerance)
+    law = fit_law(data, forms, distances, draws=args.bootstrap, seed=args.seed, select=args.select,
+                  tolerance=args.tolerance)
     law["data"] = {"csv": str(args.csv), "metric": metric, "model": model}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "law.json", law)
@@ -142,7 +142,8 @@ def describe(law: dict) -> str:
         f"{name} {entry['cv_rmse']['pooled']:.4g}" if entry["cv_rmse"]["pooled"] is not None else f"{name} n/a"
         for name, entry in law["forms"].items()))
     for lang, entry in law["languages"].items():
-        params = ", ".join(f"{k}={v:.4g}" + (" [{:.4g}, {:.4g}]".format(*entry["intervals"][k]) if entry["intervals"][k] else "")
+        params = ", ".join(f"{k}={v:.4g}" + (" [{:.4g}, {:.4g}]".format(*entry["intervals"][k])
+                                             if entry["intervals"][k] else "")
                            for k, v in entry["params"].items())
         lines.append(f"  {lang}: {entry['form']}  {params}")
     lines.extend(f"note: {n}" for n in law.get("notes", []))

@@ -11,7 +11,7 @@ import yaml
 from lingalign.artifacts import read_json
 from lingalign.cli import main
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def experiment(model: Path, **changes) -> dict:
@@ -29,7 +29,8 @@ def experiment(model: Path, **changes) -> dict:
             "coit": {"seed": 0, "eval_sets": ["sample:flores101/devtest"],
                      "sources": [{**alpaca_zh, "count": 4}, {**news, "count": 4}]},
         },
-        "train": {"max_length": 512, "overlength": "truncate", "packing": False, "micro_batch_size": 2, "gradient_accumulation_steps": 1, "epochs": 1,
+        "train": {"max_length": 512, "overlength": "truncate", "packing": False, "micro_batch_size": 2,
+                  "gradient_accumulation_steps": 1, "epochs": 1,
                   "learning_rate": 1e-3, "precision": "fp32", "checkpoint_every": 1, "seed": 3},
         "models": [{"name": "alpaca-en", "data": "en"}, {"name": "coit-zh", "data": "coit"}],
         "evaluate": {"tasks": ["flores-en-zh"], "limit": 3, "batch_size": 3, "max_new_tokens": 4},
@@ -274,7 +275,7 @@ def test_run_launching_two_processes_resumes_caches_and_matches_one(tmp_path, ti
     tests/train/test_distributed.py for the tolerance)."""
     import torch
 
-    import lingalign.run as run_module
+    from lingalign.run import launcher as run_module
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # inherited by the launched processes: 2 x 1 thread on 2 cores
     models = [{"name": "coit-zh", "data": "coit"}]
@@ -350,7 +351,8 @@ def test_translation_is_a_cached_step_of_the_run(tmp_path, tiny_model_dir, capsy
     (tmp_path / "alpaca_en.json").write_text(json.dumps(english), encoding="utf-8")
     translate = {"model": str(tiny_model_dir), "chunk_size": 2, "max_new_tokens": 8, "prompt_format": "alpaca",
                  "filters": {"langid": False, "max_length_ratio": None, "numbers": False, "truncated": False}}
-    source = {"name": "alpaca-el", "kind": "instructions", "path": "alpaca_en.json", "lang": "el", "translate": translate}
+    source = {"name": "alpaca-el", "kind": "instructions", "path": "alpaca_en.json", "lang": "el",
+              "translate": translate}
     recipe = experiment(tiny_model_dir, datasets={"x": {"clean": {"dedup": False}, "sources": [source]}},
                         models=[{"name": "x-el", "data": "x", "train": {"max_steps": 1}}])
     recipe.pop("evaluate")

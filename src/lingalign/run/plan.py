@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from lingalign.config import apply_overrides, model_ref, read_yaml, resolve_path
-from lingalign.data.recipe import DataRecipe
 from lingalign.errors import UserError
-from lingalign.run.schema import BASE, Experiment, validate_one_line
+from lingalign.run.schema import BASE, given_keys, validate_experiment, validate_one_line
 from lingalign.train.recipe import TrainConfig
 
 
@@ -30,12 +29,13 @@ class Plan:
         if overrides and isinstance(data, dict):  # --set KEY=VALUE, checked by the same schemas as the file
             data = apply_overrides(data, list(overrides))
         self.data = data
-        exp = validate_one_line(data, Experiment, source)
+        exp = validate_experiment(data, source)
         self.experiment, self.recipe_path, self.recipe_dir, self.out = exp, recipe_path, recipe_path.parent, out
         self.base_model = model_ref(exp.base_model, self.recipe_dir)
-        self.datasets = {name: validate_one_line(spec, DataRecipe, f"{source} [datasets.{name}]")
-                         for name, spec in exp.datasets.items()}
-        shared = {**exp.train, "model": model_ref(exp.train.get("model", self.base_model), self.recipe_dir)}
+        self.datasets = exp.datasets
+        shared = {"model": self.base_model, **given_keys(exp.train)}
+        if isinstance(shared["model"], str):
+            shared["model"] = model_ref(shared["model"], self.recipe_dir)
         validate_one_line(shared, TrainConfig, f"{source} [train]")  # blame the shared section for its own mistakes
         self.trains = {}
         names = set()
@@ -46,8 +46,9 @@ class Plan:
             if spec.data not in self.datasets:
                 raise UserError(f"{source} [models.{spec.name}.data]: no dataset named {spec.data!r}; "
                                 f"defined: {', '.join(self.datasets)}")
-            merged = {**shared, **spec.train}
-            merged["model"] = model_ref(merged["model"], self.recipe_dir)
+            merged = {**shared, **given_keys(spec.train)}
+            if isinstance(merged["model"], str):  # not null: that is for the schema to report
+                merged["model"] = model_ref(merged["model"], self.recipe_dir)
             self.trains[spec.name] = validate_one_line(merged, TrainConfig, f"{source} [models.{spec.name}.train]")
         if exp.analysis and exp.analysis.models:
             unknown = set(exp.analysis.models) - names - {BASE}

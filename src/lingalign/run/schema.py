@@ -11,11 +11,18 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from lingalign.config import Strict, validate
+from lingalign.config import Strict, partial_schema, validate
+from lingalign.data.recipe import DataRecipe
 from lingalign.errors import UserError
 from lingalign.models import DEFAULT_MODEL
+from lingalign.train.recipe import TrainConfig
 
 BASE = "base"  # the name under which the untuned base model is evaluated
+
+# The shared ``train:`` section and each ``models[].train``: any keys of the train stage's schema, each
+# optional (a model overrides some keys of the shared section). An unknown or mistyped key is reported
+# here, with its recipe key; the merged section is checked again as a whole TrainConfig by the plan.
+TrainOverrides = partial_schema(TrainConfig, "TrainOverrides")
 
 
 class ModelSpec(Strict):
@@ -23,7 +30,7 @@ class ModelSpec(Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     data: str
-    train: dict[str, Any] = Field(default_factory=dict)
+    train: TrainOverrides = Field(default_factory=TrainOverrides)
     eval_tasks: Optional[list[str]] = Field(
         None, min_length=1, description="tasks to score this model on (default: evaluate.tasks); saves time in studies")
 
@@ -63,18 +70,37 @@ class LaunchSpec(Strict):
 class Experiment(Strict):
     name: str = "experiment"
     base_model: str = DEFAULT_MODEL
-    datasets: dict[str, dict[str, Any]] = Field(min_length=1)
-    train: dict[str, Any] = Field(default_factory=dict)
+    datasets: dict[str, DataRecipe] = Field(min_length=1)
+    train: TrainOverrides = Field(default_factory=TrainOverrides)
     models: list[ModelSpec] = Field(min_length=1)
     launch: Optional[LaunchSpec] = None
     evaluate: Optional[EvalSpec] = None
     analysis: Optional[AlignSpec] = None
 
 
-def validate_one_line(data: Any, model: type, source: str):
+def given_keys(section) -> dict[str, Any]:
+    """The keys a ``train:`` section sets, as values of the train schema."""
+    return section.model_dump(exclude_unset=True)
+
+
+def validate_experiment(data: Any, source: str) -> Experiment:
+    """The experiment schema; a model's keys are named by the model (``models.coit-zh.train.epochs``)."""
+    items = data.get("models") if isinstance(data, dict) else None
+
+    def by_name(loc: tuple) -> tuple:
+        if len(loc) > 1 and loc[0] == "models" and isinstance(loc[1], int) and isinstance(items, list):
+            item = items[loc[1]] if loc[1] < len(items) else None
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                return ("models", item["name"], *loc[2:])
+        return loc
+
+    return validate_one_line(data, Experiment, source, key_names=by_name)
+
+
+def validate_one_line(data: Any, model: type, source: str, key_names=None):
     """Schema check; a single problem (the usual case: one misspelt key) is reported on one line."""
     try:
-        return validate(data, model, source)
+        return validate(data, model, source, key_names)
     except UserError as exc:
         lines = exc.message.splitlines()
         if len(lines) == 2:

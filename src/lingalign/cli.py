@@ -29,7 +29,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "report": ("lingalign.report.command", "write a self-contained HTML report of a run"),
     "models": ("lingalign.models.command", "prepare or inspect models (e.g. convert the default GGUF once)"),
     "env": ("lingalign.provenance.command", "print the CPU, precision auto, device and versions results depend on"),
-    "serve": ("lingalign.serve.command", "a local web page: chat with a run's models side by side, browse its predictions"),
+    "serve": ("lingalign.serve.command",
+              "a local web page: chat with a run's models side by side, browse its predictions"),
 }
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lingalign import provenance
-from lingalign.provenance import machine
 from lingalign.cli import main as cli_main
+from lingalign.provenance import machine
 
 X86_CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -94,7 +94,8 @@ def test_training_and_evaluation_share_the_rule(x86_cpu):
 
 def test_cpu_kind_labels():
     assert provenance.cpu_kind({"native_bf16": False, "torch_isa": "AVX2", "arch": "x86_64"}) == "AVX2 (no native bf16)"
-    assert provenance.cpu_kind({"native_bf16": False, "torch_isa": "AVX512", "arch": "x86_64"}) == "AVX512 (no native bf16)"
+    avx512 = {"native_bf16": False, "torch_isa": "AVX512", "arch": "x86_64"}
+    assert provenance.cpu_kind(avx512) == "AVX512 (no native bf16)"
     assert provenance.cpu_kind({"native_bf16": True, "amx": True, "arch": "x86_64"}) == "AMX-BF16 (native bf16)"
     assert provenance.cpu_kind({"native_bf16": True, "amx": False, "arch": "x86_64"}) == "AVX512-BF16 (native bf16)"
     assert provenance.cpu_kind({"native_bf16": True, "arch": "aarch64"}) == "aarch64 BF16 (native bf16)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,46 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, tiny_model_dir, ca
     assert "eval:base: flores-en-zh (first 3 items" in plan
     assert "<= 4 optimizer steps" in plan  # 8 records, 2 per step
     assert not (tmp_path / "out").exists()
+
+
+STEP_LINE = re.compile(r"^  ([a-z]+:[^:]+): .*; fingerprint ([0-9a-f]{16})"
+                       r"(?: \(content [0-9a-f]{16}\))? \[(cached|to run)\]$")
+
+
+def printed_fingerprints(plan: str) -> dict[str, tuple[str, str]]:
+    """Step -> (fingerprint, "cached" or "to run") from a printed plan."""
+    return {m[1]: (m[2], m[3]) for m in map(STEP_LINE.match, plan.splitlines()) if m}
+
+
+def test_dry_run_in_an_empty_folder_prints_the_fingerprints_a_run_writes(finished, tmp_path, capsys):
+    """Before anything is built, the plan knows every step's fingerprint (the train steps key on the
+    data stage's content fingerprint, computed from the inputs): the ones the run wrote to steps/*.json."""
+    recipe, out = finished
+    capsys.readouterr()
+    assert run(recipe, tmp_path / "empty", "--dry-run") == 0
+    plan = capsys.readouterr().out
+    printed = printed_fingerprints(plan)
+    written = {read_json(marker)["step"]: read_json(marker)["fingerprint"] for marker in (out / "steps").iterdir()}
+    assert len(written) == 7 and {step: fp for step, (fp, _) in printed.items()} == written
+    assert {state for _, state in printed.values()} == {"to run"}
+    assert not (tmp_path / "empty").exists()
+    for name in ("en", "coit"):  # the data step's line also names the content fingerprint its models key on
+        content = read_json(out / "data" / name / "manifest.json")["fingerprint"]
+        assert f"fingerprint {written['data:' + name]} (content {content}) [to run]" in plan
+    assert run(recipe, out, "--dry-run") == 0
+    again = printed_fingerprints(capsys.readouterr().out)
+    assert again == {step: (fp, "cached") for step, fp in written.items()}
+
+
+def test_a_dataset_no_model_uses_is_unused_and_not_built(tmp_path, tiny_model_dir, capsys):
+    recipe = experiment(tiny_model_dir, models=[{"name": "x", "data": "en", "train": {"max_steps": 1}}])
+    recipe.pop("evaluate")
+    path = write_recipe(tmp_path, recipe)
+    assert run(path, tmp_path / "out", "--dry-run") == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  data:coit:"))
+    assert line.endswith("not built: no model trains on it [unused]") and "[cached]" not in line
+    assert run(path, tmp_path / "out") == 0
+    assert not (tmp_path / "out" / "data" / "coit").exists() and "data:coit" not in statuses(tmp_path / "out")
 
 
 def test_unknown_key_is_one_line_naming_it(tmp_path, tiny_model_dir, capsys):

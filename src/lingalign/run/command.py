@@ -31,7 +31,7 @@ from lingalign.artifacts import write_text
 from lingalign.errors import UserError
 from lingalign.run.describe import describe
 from lingalign.run.execute import execute
-from lingalign.run.fingerprints import pending_steps
+from lingalign.run.fingerprints import step_keys
 from lingalign.run.inputs import missing_inputs
 from lingalign.run.plan import Plan
 
@@ -50,11 +50,11 @@ def main(args: argparse.Namespace) -> int:
     recipe_path = Path(args.recipe)
     out = Path(args.output)
     plan = Plan(recipe_path, out, args.set)
-    pending, _ = pending_steps(plan)
-    print(describe(plan, pending), flush=True)
+    keys = step_keys(plan)
+    print(describe(plan, keys), flush=True)
     if args.dry_run:
         return 0
-    problems = missing_inputs(plan, pending)
+    problems = missing_inputs(plan, keys.pending)
     if problems:
         raise UserError(f"{recipe_path}: " + "; ".join(problems),
                         hint="fix the paths (relative paths are relative to the recipe's folder) and run again")

@@ -1,4 +1,9 @@
-"""The ``--dry-run`` plan: stages, data counts, hyperparameters, steps, what is cached, what is missing."""
+"""The ``--dry-run`` plan: stages, data counts, hyperparameters, and for every step its fingerprint and
+whether the run folder already holds it (``[cached]``) or it will run (``[to run]``); then what is missing.
+
+A user sees before a long run what an edit to a recipe will redo; a refactor can be checked by
+comparing the fingerprints with those a run wrote to ``DIR/steps/*.json``.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,26 @@ import math
 from typing import Optional
 
 from lingalign.artifacts import read_manifest
-from lingalign.run.fingerprints import pending_steps, translation_dir, translation_steps
+from lingalign.run.fingerprints import StepKeys, step_keys, translation_dir, translation_steps
 from lingalign.run.inputs import missing_inputs
 from lingalign.run.plan import Plan, looks_like_path
 
 
-def describe(plan: Plan, pending: Optional[set[str]] = None) -> str:
-    """The ``--dry-run`` plan: stages, data counts, hyperparameters, steps, what is cached, what is missing."""
+def describe(plan: Plan, keys: Optional[StepKeys] = None) -> str:
+    """The plan as printed by ``lingalign run --dry-run`` (and before a run)."""
     out, exp = plan.out, plan.experiment
-    if pending is None:
-        pending, _ = pending_steps(plan)
+    keys = keys or step_keys(plan)
     kind = "" if looks_like_path(plan.base_model) else " (a name: a lingalign alias or a Hugging Face hub id)"
     lines = [f"experiment {exp.name!r}: base model {plan.base_model}{kind}, output {out}"]
 
-    def cached(key: str) -> str:
-        return "" if key in pending else " [cached]"
+    def status(key: str) -> str:
+        """``; fingerprint F [cached]`` or ``[to run]``; a fingerprint not known yet says why instead."""
+        fingerprint = keys.fingerprints.get(key)
+        shown = f"fingerprint {fingerprint}" if fingerprint else f"fingerprint unknown: {keys.unknown.get(key)}"
+        if key.startswith("data:") and fingerprint:  # the step's key, and the content key its models use
+            content = keys.content.get(key.removeprefix("data:"))
+            shown += f" (content {content})" if content else f" (content unknown: {keys.unknown.get(key + ':content')})"
+        return f"; {shown} {'[to run]' if key in keys.pending else '[cached]'}"
 
     if plan.launch_config is not None:
         procs = f"{plan.processes} processes" if plan.processes else "process count from accelerate"
@@ -32,8 +42,9 @@ def describe(plan: Plan, pending: Optional[set[str]] = None) -> str:
         if built:
             size = f"{built['counts']['kept']} of {built['counts']['records']} records kept"
         lines.append(f"  {key}: {spec.source_lang}->{step['source'].lang} of {step['source'].path} "
-                     f"({size}) with {spec.model}{cached(key)}")
+                     f"({size}) with {spec.model}{status(key)}")
     counts = {}
+    used = plan.used_datasets()
     for name, recipe in plan.datasets.items():
         built = read_manifest(out / "data" / name)
         if built:
@@ -44,7 +55,8 @@ def describe(plan: Plan, pending: Optional[set[str]] = None) -> str:
             counts[name] = sum(explicit) if all(c is not None for c in explicit) else recipe.total
             detail = f"{counts[name]} records" if counts[name] else "all records of its sources (counted when built)"
         sources = ", ".join(f"{s.name}={s.count if s.count is not None else 'all'}" for s in recipe.sources)
-        lines.append(f"  data:{name}: {detail}; sources {sources}{cached('data:' + name)}")
+        state = status(f"data:{name}") if name in used else "; not built: no model trains on it [unused]"
+        lines.append(f"  data:{name}: {detail}; sources {sources}{state}")
     world = plan.processes or 1
     for spec in exp.models:
         cfg = plan.trains[spec.name]
@@ -63,15 +75,15 @@ def describe(plan: Plan, pending: Optional[set[str]] = None) -> str:
             f"{cfg.epochs} epoch(s), lr {cfg.learning_rate:g} {cfg.lr_scheduler}, warm-up {cfg.warmup_ratio:.0%}, "
             f"effective batch {per_step} {unit} ({cfg.micro_batch_size} per micro-batch x "
             f"{cfg.gradient_accumulation_steps} accumulation x {world} process{'es' if world > 1 else ''}), "
-            f"max_length {cfg.max_length}, precision {cfg.precision}: {steps}{tokens}{cached('train:' + spec.name)}")
+            f"max_length {cfg.max_length}, precision {cfg.precision}: {steps}{tokens}{status('train:' + spec.name)}")
     if exp.evaluate:
         limit = f"first {exp.evaluate.limit} items" if exp.evaluate.limit else "all items"
         cap = f", at most {exp.evaluate.max_new_tokens} new tokens" if exp.evaluate.max_new_tokens else ""
         cap += f", dtype {exp.evaluate.dtype}" if exp.evaluate.dtype != "auto" else ""
         for label in plan.eval_models():
-            lines.append(f"  eval:{label}: {', '.join(plan.eval_tasks(label))} ({limit}{cap}){cached('eval:' + label)}")
+            lines.append(f"  eval:{label}: {', '.join(plan.eval_tasks(label))} ({limit}{cap}){status('eval:' + label)}")
     if exp.analysis:
-        lines.append(f"  analysis:align: langs {', '.join(exp.analysis.langs)}{cached('analysis:align')}")
+        lines.append(f"  analysis:align: langs {', '.join(exp.analysis.langs)}{status('analysis:align')}")
     lines.append(f"  report: {out / 'report.html'}")
-    lines += [f"  {problem}" for problem in missing_inputs(plan, pending)]
+    lines += [f"  {problem}" for problem in missing_inputs(plan, keys.pending)]
     return "\n".join(lines)

@@ -12,11 +12,13 @@ A step runs again exactly when its fingerprint changes (or its output went missi
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from lingalign.artifacts import hash_obj, read_manifest
 from lingalign.config import model_ref, resolve_path
-from lingalign.data.build import resolve_source
+from lingalign.data.build import content_fingerprint, resolve_source
 from lingalign.data.translate import source_translation, translation_folder
 from lingalign.errors import UserError
 from lingalign.evaluate.runner import model_fingerprint
@@ -47,20 +49,22 @@ def data_fingerprint(plan: Plan, name: str) -> str:
 def translation_steps(plan: Plan) -> dict[str, dict]:
     """``translate:<dataset>.<source>`` -> what to translate, for every source with a ``translate:`` block.
 
-    The fingerprint is None when an input is missing (the step is then pending, and reported missing).
+    The fingerprint is None when an input or the model is missing (``why`` says which; the step is
+    then pending, and the missing input is reported).
     """
     steps = {}
-    for name in dict.fromkeys(spec.data for spec in plan.experiment.models):
+    for name in plan.used_datasets():
         for source in plan.datasets[name].sources:
             if not source.translate:
                 continue
-            step = {"dataset": name, "source": source, "fmt": None, "path": None, "spec": None, "fingerprint": None}
+            step = {"dataset": name, "source": source, "fmt": None, "path": None, "spec": None, "fingerprint": None,
+                    "why": None}
             try:
                 step["fmt"], paths = resolve_source(source, plan.recipe_dir)
                 step["path"] = paths[0]
                 step["spec"], step["fingerprint"] = source_translation(source, step["fmt"], paths[0], plan.recipe_dir)
-            except UserError:
-                pass
+            except UserError as exc:
+                step["why"] = exc.message
             steps[f"translate:{name}.{source.name}"] = step
     return steps
 
@@ -74,50 +78,106 @@ def model_identity(path: str) -> str:
     return model_fingerprint(path)
 
 
-def pending_steps(plan: Plan) -> tuple[set[str], dict[str, str]]:
-    """Steps that will run, as far as can be told before running (a re-built dataset re-runs its
-    models too, which this cannot know); plus the step -> fingerprint map it computed."""
+@dataclass
+class StepKeys:
+    """Every step's fingerprint as far as it can be known before running, and which steps will run.
+
+    A fingerprint is None where it cannot be known yet (an input or a translation model is missing);
+    ``unknown`` then says why. ``content`` holds each dataset's content fingerprint (the data
+    stage's, which the train steps key on): read from its manifest when the data step is cached, else
+    computed from the inputs, so a dry-run in an empty folder shows what a real run will write.
+    """
+
+    fingerprints: dict[str, Optional[str]] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
+    content: dict[str, Optional[str]] = field(default_factory=dict)
+    unknown: dict[str, str] = field(default_factory=dict)
+
+
+def step_keys(plan: Plan) -> StepKeys:
+    """The fingerprint of every step of ``plan`` and whether the run folder already holds it.
+
+    A step is pending when its fingerprint is unknown or ``DIR/steps`` does not record it as done
+    (with its output there); a pending translation makes its dataset pending too.
+    """
     out, exp = plan.out, plan.experiment
     runner = Runner(out)
-    pending, fps = set(), {}
+    keys = StepKeys()
+    fps, pending = keys.fingerprints, keys.pending
     for key, step in translation_steps(plan).items():
         fps[key] = step["fingerprint"]
+        if fps[key] is None:
+            keys.unknown[key] = step["why"]
         if fps[key] is None or not runner.is_done(key, fps[key], translation_dir(plan, step)):
             pending.update({key, f"data:{step['dataset']}"})
-    data_fp = {}
-    for name in {spec.data for spec in exp.models}:
-        key = f"data:{name}"
+    for name in plan.used_datasets():
+        key, folder = f"data:{name}", out / "data" / name
         try:
             fps[key] = data_fingerprint(plan, name)
-        except UserError:
-            fps[key] = None
-        folder = out / "data" / name
+        except UserError as exc:
+            fps[key], keys.unknown[key] = None, exc.message
         if fps[key] is None or not runner.is_done(key, fps[key], folder):
             pending.add(key)
-        data_fp[name] = (read_manifest(folder) or {}).get("fingerprint")
+        keys.content[name] = _content(plan, name, keys, cached=key not in pending)
     model_fp = {BASE: model_identity(plan.base_model)}
     for spec in exp.models:
         key = f"train:{spec.name}"
         config = plan.trains[spec.name].model_dump(mode="json", exclude=set(NON_RESULT_KEYS))
-        identity = {"train": config, "data": data_fp[spec.data], "model": model_identity(config["model"])}
-        if plan.processes:
-            identity["processes"] = plan.processes  # under `launch:` the process count sets the effective batch
-        fps[key] = model_fp[spec.name] = hash_obj(identity)
-        if f"data:{spec.data}" in pending or not runner.is_done(key, fps[key], out / "models" / spec.name):
-            pending.add(key)
+        content = keys.content[spec.data]
+        if content is None:
+            fps[key] = None
+            keys.unknown[key] = f"needs the content fingerprint of data:{spec.data}, not known yet"
+        else:
+            identity = {"train": config, "data": content, "model": model_identity(config["model"])}
+            if plan.processes:
+                identity["processes"] = plan.processes  # under `launch:` the process count sets the effective batch
+            fps[key] = hash_obj(identity)
+        model_fp[spec.name] = fps[key]
+        _mark(keys, runner, key, out / "models" / spec.name)
     if exp.evaluate:
         settings = exp.evaluate.model_dump(mode="json", exclude={"include_base", "data_root"})
         settings["data_root"] = str(plan.eval_root) if plan.eval_root else None
         for label in plan.eval_models():
             key = f"eval:{label}"
-            fps[key] = hash_obj({"eval": {**settings, "tasks": plan.eval_tasks(label)}, "model": model_fp[label]})
-            if f"train:{label}" in pending or not runner.is_done(key, fps[key], out / "eval" / label):
-                pending.add(key)
+            fps[key] = _downstream(keys, key, [label], model_fp, lambda: {
+                "eval": {**settings, "tasks": plan.eval_tasks(label)}, "model": model_fp[label]})
+            _mark(keys, runner, key, out / "eval" / label)
     if exp.analysis:
-        spec = exp.analysis
-        labels = spec.models or [BASE, *(m.name for m in exp.models)]
-        fps["analysis:align"] = hash_obj({"align": spec.model_dump(mode="json"),
-                                          "models": {k: model_fp[k] for k in labels}})
-        if any(f"train:{k}" in pending for k in labels) or not runner.is_done("analysis:align", fps["analysis:align"]):
-            pending.add("analysis:align")
-    return pending, fps
+        labels = plan.align_models()
+        fps["analysis:align"] = _downstream(keys, "analysis:align", labels, model_fp, lambda: {
+            "align": exp.analysis.model_dump(mode="json"), "models": {k: model_fp[k] for k in labels}})
+        _mark(keys, runner, "analysis:align", None)
+    return keys
+
+
+def _content(plan: Plan, name: str, keys: StepKeys, *, cached: bool) -> Optional[str]:
+    """A dataset's content fingerprint: its manifest's when the data step is cached (what a run then
+    reads), else the one the build will write (its inputs are hashed; translations are not run)."""
+    if cached:
+        return (read_manifest(plan.out / "data" / name) or {}).get("fingerprint")
+    try:
+        return content_fingerprint(plan.datasets[name], plan.recipe_dir)
+    except UserError as exc:
+        keys.unknown[f"data:{name}:content"] = exc.message
+        return None
+
+
+def _downstream(keys: StepKeys, key: str, labels: list[str], model_fp: dict, identity) -> Optional[str]:
+    """The fingerprint of a step that reads models, or None (and why) while one of theirs is unknown."""
+    missing = [label for label in labels if model_fp[label] is None]
+    if missing:
+        keys.unknown[key] = "needs the fingerprint of " + ", ".join(f"train:{label}" for label in missing)
+        return None
+    return hash_obj(identity())
+
+
+def _mark(keys: StepKeys, runner: Runner, key: str, output: Optional[Path]) -> None:
+    fingerprint = keys.fingerprints[key]
+    if fingerprint is None or not runner.is_done(key, fingerprint, output):
+        keys.pending.add(key)
+
+
+def pending_steps(plan: Plan) -> tuple[set[str], dict[str, Optional[str]]]:
+    """The steps that will run and the step -> fingerprint map (see :func:`step_keys`)."""
+    keys = step_keys(plan)
+    return keys.pending, keys.fingerprints

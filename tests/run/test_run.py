@@ -218,14 +218,20 @@ def test_dry_run_in_an_empty_folder_prints_the_fingerprints_a_run_writes(finishe
 
 
 def test_a_dataset_no_model_uses_is_unused_and_not_built(tmp_path, tiny_model_dir, capsys):
-    recipe = experiment(tiny_model_dir, models=[{"name": "x", "data": "en", "train": {"max_steps": 1}}])
-    recipe.pop("evaluate")
-    path = write_recipe(tmp_path, recipe)
+    """Also: a recipe that includes another file is recorded resolved in the run folder (serve and report read it)."""
+    shared = experiment(tiny_model_dir)
+    shared.pop("evaluate")
+    (tmp_path / "shared.yaml").write_text(yaml.safe_dump(shared, sort_keys=False), encoding="utf-8")
+    path = tmp_path / "unused.yaml"
+    path.write_text("include: shared.yaml\nmodels: [{name: x, data: en, train: {max_steps: 1}}]\n", encoding="utf-8")
     assert run(path, tmp_path / "out", "--dry-run") == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  data:coit:"))
     assert line.endswith("not built: no model trains on it [unused]") and "[cached]" not in line
     assert run(path, tmp_path / "out") == 0
     assert not (tmp_path / "out" / "data" / "coit").exists() and "data:coit" not in statuses(tmp_path / "out")
+    saved = (tmp_path / "out" / "recipe.yaml").read_text(encoding="utf-8")
+    assert saved.startswith(f"# {path} including {tmp_path / 'shared.yaml'}\n")
+    assert yaml.safe_load(saved) == {**shared, "models": [{"name": "x", "data": "en", "train": {"max_steps": 1}}]}
 
 
 def test_unknown_key_is_one_line_naming_it(tmp_path, tiny_model_dir, capsys):

@@ -51,3 +51,15 @@ def test_typed_sections_give_the_same_configs_as_before(tmp_path):
     assert (m1.epochs, m1.learning_rate, m1.max_steps, m1.lora.r, m1.lora.alpha) == (2, 1e-4, 3, 8, 32)
     assert (m2.epochs, m2.max_steps, m2.lora.r, m2.lora.alpha) == (2, None, 4, 8)
     assert m1.model == m2.model == "smollm2-135m-instruct"
+
+
+def test_the_7b_recipes_share_a_base_that_does_not_run_alone(tmp_path):
+    recipes = Path(__file__).resolve().parents[2] / "recipes"
+    with pytest.raises(UserError, match="models: required key is missing"):
+        Plan(recipes / "x-llama-7b-base.yaml", tmp_path / "out")
+    for lang in ("ar", "el", "hi", "tr", "vi", "zh"):
+        made = Plan(recipes / f"x-llama-7b-{lang}.yaml", tmp_path / "out")
+        assert made.included == [recipes / "x-llama-7b-base.yaml"]
+        assert list(made.datasets) == ["alpaca-en", f"x-llama-{lang}"]
+        assert made.trains[f"x-llama-{lang}"].learning_rate == 2e-5 and made.processes == 8
+        assert f"mlqa-{lang}" in made.experiment.evaluate.tasks or lang in ("el", "tr")

@@ -11,7 +11,8 @@ in a second, not after hours of training. See docs/run.md.
 
 Layout of DIR (the report and the stages read the same files):
 
-    recipe.yaml                 the recipe as given         run_log.jsonl   what each step did, appended
+    recipe.yaml                 the recipe as given (resolved, when it has include: files or --set)
+    run_log.jsonl               what each step did, appended
     steps/<stage>__<name>.json  one marker per finished step (its fingerprint)
     data/<dataset>/             lingalign data build         models/<model>/ lingalign train
     eval/<model>/               lingalign eval               analysis/align/ lingalign analyze align
@@ -60,9 +61,11 @@ def main(args: argparse.Namespace) -> int:
                         hint="fix the paths (relative paths are relative to the recipe's folder) and run again")
     out.mkdir(parents=True, exist_ok=True)
     text = recipe_path.read_text(encoding="utf-8")
-    if args.set:  # what ran is the recipe with the overrides applied (its comments stay in the original)
-        header = f"# {recipe_path} with " + " ".join(f"--set {pair}" for pair in args.set) + "\n"
-        text = header + yaml.safe_dump(plan.data, sort_keys=False, allow_unicode=True)
+    if args.set or plan.included:  # what ran: the recipe with its includes and overrides applied, in one file
+        header = f"# {recipe_path}"  # (its comments stay in the original)
+        header += f" including {', '.join(map(str, plan.included))}" if plan.included else ""
+        header += " with " + " ".join(f"--set {pair}" for pair in args.set) if args.set else ""
+        text = header + "\n" + yaml.safe_dump(plan.data, sort_keys=False, allow_unicode=True)
     if not (out / "recipe.yaml").exists() or (out / "recipe.yaml").read_text(encoding="utf-8") != text:
         write_text(out / "recipe.yaml", text)
     start = time.time()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-from lingalign.config import apply_overrides, model_ref, read_yaml, resolve_path
+from lingalign.config import apply_overrides, model_ref, read_recipe, read_yaml, resolve_path
 from lingalign.errors import UserError
 from lingalign.run.schema import BASE, given_keys, validate_experiment, validate_one_line
 from lingalign.train.recipe import TrainConfig
@@ -25,7 +25,7 @@ class Plan:
 
     def __init__(self, recipe_path: Path, out: Path, overrides: Sequence[str] = ()):
         source = str(recipe_path)
-        data = read_yaml(recipe_path)
+        data, self.included = read_recipe(recipe_path)  # the files it includes, if any
         if overrides and isinstance(data, dict):  # --set KEY=VALUE, checked by the same schemas as the file
             data = apply_overrides(data, list(overrides))
         self.data = data

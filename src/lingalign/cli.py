@@ -25,11 +25,12 @@ VERBS: dict[str, tuple[str, str]] = {
     "eval": ("lingalign.evaluate.command", "score a model on XQuAD, MLQA, FLORES or your own sets"),
     "scaling": ("lingalign.scaling.command", "fit translation-data scaling laws and allocate a budget"),
     "analyze": ("lingalign.analysis.command", "layer-wise cross-lingual alignment and answer languages"),
-    "run": ("lingalign.run", "run a whole experiment from one recipe, resumably"),
+    "run": ("lingalign.run.command", "run a whole experiment from one recipe, resumably"),
     "report": ("lingalign.report.command", "write a self-contained HTML report of a run"),
-    "models": ("lingalign.models", "prepare or inspect models (e.g. convert the default GGUF once)"),
-    "env": ("lingalign.provenance", "print the CPU, precision auto, device and versions results depend on"),
-    "serve": ("lingalign.serve.command", "a local web page: chat with a run's models side by side, browse its predictions"),
+    "models": ("lingalign.models.command", "prepare or inspect models (e.g. convert the default GGUF once)"),
+    "env": ("lingalign.provenance.command", "print the CPU, precision auto, device and versions results depend on"),
+    "serve": ("lingalign.serve.command",
+              "a local web page: chat with a run's models side by side, browse its predictions"),
 }
 
 

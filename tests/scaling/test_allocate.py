@@ -7,7 +7,7 @@ import pytest
 
 from lingalign.errors import UserError
 from lingalign.scaling.allocate import allocate, largest_remainder, proportional, score, uniform
-from lingalign.scaling.laws import FORMS
+from lingalign.scaling.forms import FORMS
 from lingalign.scaling.predict import Curve
 
 

@@ -11,17 +11,28 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from lingalign.artifacts import MANIFEST, atomic_open, hash_file, hash_obj, hash_path, is_complete, read_manifest, write_manifest
+from lingalign.artifacts import (
+    MANIFEST,
+    atomic_open,
+    hash_file,
+    hash_obj,
+    hash_path,
+    is_complete,
+    read_manifest,
+    write_manifest,
+)
 from lingalign.config import resolve_path
 from lingalign.data import readers
 from lingalign.data.clean import Cleaner, EvalTexts
 from lingalign.data.instructions import general_record, oriented, translation_record
 from lingalign.data.mixture import Pool, ShuffledWriter, plan_counts
-from lingalign.data.recipe import DataRecipe, Source, load_data_recipe
+from lingalign.data.recipe import DataRecipe, Source, TranslateSpec, load_data_recipe
 from lingalign.data.tokens import TokenFilter
+from lingalign.data.translate import TRANSLATED_FILE, source_translation, translate_set, translation_folder
 from lingalign.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -46,26 +57,13 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
         recipe_dir = recipe_dir if recipe_dir is not None else Path(recipe).parent
         recipe = load_data_recipe(recipe)
     out_dir = Path(out_dir)
-    files = {s.name: resolve_source(s, recipe_dir) for s in recipe.sources}
-    inputs = {f"{name}:{p.name}": hash_path(p) for name, (_, paths) in files.items() for p in paths}
-    translations = {}  # source name -> (spec with the model resolved, fingerprint)
-    for source in recipe.sources:
-        if source.translate:
-            from lingalign.data.translate import source_translation
-
-            fmt, paths = files[source.name]
-            translations[source.name] = source_translation(source, fmt, paths[0], recipe_dir)
-            inputs[f"{source.name}:translation"] = translations[source.name][1]
-    for spec in recipe.eval_set_list():
-        path = resolve_path(spec.path, recipe_dir)
-        if not path.exists():
-            raise UserError(f"{path}: evaluation set not found (recipe key eval_sets)")
-        inputs[f"eval:{spec.path}"] = hash_path(path)
-    config = recipe.model_dump(mode="json")
-    fingerprint = hash_obj({"config": config, "inputs": inputs, "format": FORMAT_VERSION})
+    key = build_key(recipe, recipe_dir)
+    fingerprint, inputs, config, translations = key.fingerprint, key.inputs, key.config, key.translations
+    files = dict(key.files)  # a translated source is read from its translation, below
 
     if not force and is_complete(out_dir, fingerprint) and (out_dir / TRAIN_FILE).exists():
-        log.info("%s already holds this build (fingerprint %s); skipping. Use --force to rebuild.", out_dir, fingerprint)
+        log.info("%s already holds this build (fingerprint %s); skipping. Use --force to rebuild.",
+                 out_dir, fingerprint)
         return read_manifest(out_dir)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,8 +72,6 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
     token_filter = TokenFilter(recipe.tokenizer, recipe.max_tokens, recipe.prompt_format) if recipe.max_tokens else None
     translated = {}  # source name -> what its translation kept and dropped (for the manifest)
     for name, (spec, fp) in translations.items():
-        from lingalign.data.translate import TRANSLATED_FILE, translate_set, translation_folder
-
         source = next(s for s in recipe.sources if s.name == name)
         folder = translation_folder(translate_root or out_dir / "translations", name, fp)
         done = translate_set(files[name][1][0], folder, source.lang, spec, fmt=files[name][0], fields=source.fields)
@@ -97,7 +93,8 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
             pools.append(pool)
             available[source.name] = len(pool)
             dropped[source.name] = dict(sorted(cleaner.dropped.items()))
-            log.info("%s: %d records after cleaning (dropped %s)", source.name, len(pool), dropped[source.name] or "none")
+            log.info("%s: %d records after cleaning (dropped %s)",
+                     source.name, len(pool), dropped[source.name] or "none")
         if not sum(available.values()):
             raise UserError(f"{source_name}: the build would have no records: " + "; ".join(
                 f"source '{name}' {_why_empty(dropped[name])}" for name in available),
@@ -121,10 +118,54 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
     )
 
 
+@dataclass(frozen=True)
+class BuildKey:
+    """What decides the bytes of a build, known before building: its fingerprint and what it was made from.
+
+    The fingerprint hashes the recipe's settings, the content of every input file and, for a source
+    with a ``translate:`` block, the translation's fingerprint (input bytes, settings, model files),
+    not the translation's output, so it is known before anything is translated. ``build_dataset``
+    writes it to the manifest; ``lingalign run --dry-run`` computes it to show the fingerprints of
+    the steps downstream of a dataset that is not built yet.
+    """
+
+    files: dict[str, tuple[str, list[Path]]]  # source name -> (format, the files it reads)
+    translations: dict[str, tuple[TranslateSpec, str]]  # source name -> (spec with the model resolved, fingerprint)
+    inputs: dict[str, str]  # "<source>:<file name>", "<source>:translation", "eval:<path>" -> content hash
+    config: dict
+    fingerprint: str
+
+
+def build_key(recipe: DataRecipe, recipe_dir: str | Path | None) -> BuildKey:
+    """The :class:`BuildKey` of ``recipe``; a missing input, evaluation set or translation model is a UserError."""
+    files = {s.name: resolve_source(s, recipe_dir) for s in recipe.sources}
+    inputs = {f"{name}:{p.name}": hash_path(p) for name, (_, paths) in files.items() for p in paths}
+    translations = {}
+    for source in recipe.sources:
+        if source.translate:
+            fmt, paths = files[source.name]
+            translations[source.name] = source_translation(source, fmt, paths[0], recipe_dir)
+            inputs[f"{source.name}:translation"] = translations[source.name][1]
+    for spec in recipe.eval_set_list():
+        path = resolve_path(spec.path, recipe_dir)
+        if not path.exists():
+            raise UserError(f"{path}: evaluation set not found (recipe key eval_sets)")
+        inputs[f"eval:{spec.path}"] = hash_path(path)
+    config = recipe.model_dump(mode="json")
+    fingerprint = hash_obj({"config": config, "inputs": inputs, "format": FORMAT_VERSION})
+    return BuildKey(files, translations, inputs, config, fingerprint)
+
+
+def content_fingerprint(recipe: DataRecipe, recipe_dir: str | Path | None) -> str:
+    """The fingerprint ``build_dataset`` would write for ``recipe``, computed without building (hashes the inputs)."""
+    return build_key(recipe, recipe_dir).fingerprint
+
+
 def _why_empty(drops: dict) -> str:
     if not drops:
         return "has no records"
-    return f"lost all {sum(drops.values())} records to cleaning (" + ", ".join(f"{k} {v}" for k, v in drops.items()) + ")"
+    reasons = ", ".join(f"{k} {v}" for k, v in drops.items())
+    return f"lost all {sum(drops.values())} records to cleaning ({reasons})"
 
 
 def resolve_source(source: Source, base: str | Path | None) -> tuple[str, list[Path]]:
@@ -143,7 +184,8 @@ def resolve_source(source: Source, base: str | Path | None) -> tuple[str, list[P
     for path in paths:
         if not path.is_file():
             raise UserError(f"{path}: file not found (source '{source.name}', format {fmt})",
-                            hint="a Moses pair is given as the prefix before .<lang>, e.g. sample:bitext/newstest2017.en-zh"
+                            hint="a Moses pair is given as the prefix before .<lang>, "
+                                 "e.g. sample:bitext/newstest2017.en-zh"
                             if fmt == "moses" else None)
     return fmt, paths
 

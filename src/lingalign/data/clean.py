@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lingalign import langid
 from lingalign.config import resolve_path
-from lingalign.data.keys import normalize_text, text_key
+from lingalign.data.hashing import normalize_text, text_key
 from lingalign.data.readers import iter_lines
 from lingalign.data.recipe import CleanConfig, EvalSet
 from lingalign.errors import UserError

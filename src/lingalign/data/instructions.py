@@ -8,7 +8,7 @@ not shift when other lines are filtered out (the reference code keyed it on raw 
 
 from __future__ import annotations
 
-from lingalign.data.keys import seeded_hash
+from lingalign.data.hashing import seeded_hash
 from lingalign.data.languages import language_name, normalize_code
 
 EVAL_TEMPLATE = "Translate the following sentences from {src} to {tgt}."

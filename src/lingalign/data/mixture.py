@@ -21,9 +21,10 @@ from typing import Iterator
 import numpy as np
 
 from lingalign.artifacts import dumps_jsonl
-from lingalign.data.keys import seeded_hash
+from lingalign.data.hashing import seeded_hash
 from lingalign.data.recipe import DataRecipe
 from lingalign.errors import UserError
+
 
 class Pool:
     """The cleaned records of one source, in reading order, spooled to a file with a rank score each.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lingalign.scaling.fit import Data, Layout, TooFewPoints, fit
+from lingalign.scaling.least_squares import Data, Layout, TooFewPoints, fit
 
 LEVELS = (2.5, 97.5)
 

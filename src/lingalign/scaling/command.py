@@ -18,7 +18,14 @@ import argparse
 import json
 from pathlib import Path
 
+import yaml
+
+from lingalign.artifacts import hash_file, hash_obj, is_complete, read_json, write_json, write_manifest
 from lingalign.errors import UserError
+from lingalign.run.sweep import run_sweep  # the sweep drives data + train + eval: orchestration, above the stages
+from lingalign.scaling.distance import uriel_distances
+from lingalign.scaling.mixture import parse_sources, recipe_with_counts, write_mixture
+from lingalign.scaling.points import check_languages, parse_mapping, read_mapping_file, read_points
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,8 +85,6 @@ def main(args: argparse.Namespace) -> int:
     if command == "allocate":
         return run_allocate(args)
     if command == "sweep":
-        from lingalign.scaling.sweep import run_sweep
-
         csv_path = run_sweep(args.recipe, args.out)
         print(f"points: {csv_path}")
         return 0
@@ -87,10 +92,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run_fit(args) -> int:
-    from lingalign.artifacts import hash_file, hash_obj, is_complete, read_json, write_json, write_manifest
-    from lingalign.scaling.law import fit_law
+    from lingalign.scaling.fit_law import fit_law  # these need scipy (and matplotlib): not at `lingalign --help`
     from lingalign.scaling.plot import plot_law
-    from lingalign.scaling.points import read_points
     from lingalign.scaling.predict import Law
 
     if args.bootstrap < 0:
@@ -106,7 +109,8 @@ def run_fit(args) -> int:
         print(f"{out} already holds this fit; use --force to refit")
         print(describe(read_json(out / "law.json")))
         return 0
-    law = fit_law(data, forms, distances, draws=args.bootstrap, seed=args.seed, select=args.select, tolerance=args.tolerance)
+    law = fit_law(data, forms, distances, draws=args.bootstrap, seed=args.seed, select=args.select,
+                  tolerance=args.tolerance)
     law["data"] = {"csv": str(args.csv), "metric": metric, "model": model}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "law.json", law)
@@ -119,14 +123,10 @@ def run_fit(args) -> int:
 
 
 def _distances(args, langs: list[str]) -> dict[str, float] | None:
-    from lingalign.scaling.points import parse_mapping, read_mapping_file
-
     given = parse_mapping(args.distance, "--distance")
     if args.distance_file:
         given = {**read_mapping_file(args.distance_file, "distance"), **given}
     if args.distance_from == "uriel":
-        from lingalign.scaling.distance import uriel_distances
-
         given = {**uriel_distances(langs), **given}
     if given and not args.shared:
         raise UserError("distances are only used by a shared fit; add --shared")
@@ -142,7 +142,8 @@ def describe(law: dict) -> str:
         f"{name} {entry['cv_rmse']['pooled']:.4g}" if entry["cv_rmse"]["pooled"] is not None else f"{name} n/a"
         for name, entry in law["forms"].items()))
     for lang, entry in law["languages"].items():
-        params = ", ".join(f"{k}={v:.4g}" + (" [{:.4g}, {:.4g}]".format(*entry["intervals"][k]) if entry["intervals"][k] else "")
+        params = ", ".join(f"{k}={v:.4g}" + (" [{:.4g}, {:.4g}]".format(*entry["intervals"][k])
+                                             if entry["intervals"][k] else "")
                            for k, v in entry["params"].items())
         lines.append(f"  {lang}: {entry['form']}  {params}")
     lines.extend(f"note: {n}" for n in law.get("notes", []))
@@ -150,7 +151,7 @@ def describe(law: dict) -> str:
 
 
 def run_predict(args) -> int:
-    from lingalign.scaling.predict import Law
+    from lingalign.scaling.predict import Law  # scipy: not at `lingalign --help`
 
     law = Law.load(args.law)
     if args.size is not None and args.size <= 0:
@@ -176,9 +177,7 @@ def run_predict(args) -> int:
 
 
 def run_allocate(args) -> int:
-    from lingalign.scaling import allocate as A
-    from lingalign.scaling.mixture import parse_sources, recipe_with_counts, write_mixture
-    from lingalign.scaling.points import check_languages, parse_mapping, read_mapping_file
+    from lingalign.scaling import allocate as A  # scipy: not at `lingalign --help`
     from lingalign.scaling.predict import Law
 
     law = Law.load(args.law)
@@ -205,8 +204,6 @@ def run_allocate(args) -> int:
                "law": str(args.law), "comparison": comparison}
     if args.recipe:
         document = recipe_with_counts(args.recipe, counts, parse_sources(args.source_for))
-        import yaml
-
         about = yaml.safe_dump({"allocation": summary}, sort_keys=False, allow_unicode=True)
         header = "".join(f"# {line}\n" for line in about.splitlines())
         write_mixture(args.out, document, header)

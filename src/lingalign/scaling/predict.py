@@ -16,7 +16,7 @@ from scipy.optimize import brentq
 from lingalign.artifacts import read_json
 from lingalign.errors import UserError
 from lingalign.scaling.bootstrap import interval
-from lingalign.scaling.laws import FORMS, Form, Params
+from lingalign.scaling.forms import FORMS, Form, Params
 
 MAX_SIZE = 1e15  # search limit for numeric inversion: beyond this a target counts as unreachable
 

@@ -1,7 +1,7 @@
 """``lingalign serve``: a local web page to chat with a run's models side by side, browse its
 predictions item by item, and watch a run in progress.
 
-The page only reads: a run folder (``lingalign run`` layout, see ``lingalign.run``) and the model
+The page only reads: a run folder (``lingalign run`` layout, see ``lingalign.run.command``) and the model
 folders it names or that are given with ``--model``. It is built on FastAPI (routes, request
 validation with pydantic, server-sent events for streamed answers) served by uvicorn; see
 docs/serve.md for why.

@@ -1,6 +1,6 @@
 """What a run folder holds, read without changing it: its models, its steps, its training logs.
 
-The layout is the one ``lingalign run`` writes (see ``lingalign.run``). A run still going is read
+The layout is the one ``lingalign run`` writes (see ``lingalign.run.command``). A run still going is read
 as it is: a model still training has no ``models/<name>/`` yet, only ``models/<name>.work/`` with
 its ``train_log.jsonl`` growing; a step is done once ``steps/<stage>__<name>.json`` exists.
 
@@ -16,9 +16,11 @@ from pathlib import Path
 import yaml
 
 from lingalign.artifacts import read_json, read_jsonl_tolerant
+from lingalign.config import model_ref
 from lingalign.errors import UserError
+from lingalign.models import DEFAULT_MODEL
 
-BASE = "base"  # the label of the untuned base model, as in lingalign.run
+BASE = "base"  # the label of the untuned base model, as in lingalign.run.schema
 ACTIVE_SECONDS = 15 * 60  # a write this recent means the run is probably still going
 
 
@@ -69,12 +71,8 @@ class RunFolder:
         relative path there was relative to the recipe's original folder, which the run folder does
         not record, so then the absolute path the evaluation or a tuned model recorded is used.
         """
-        from lingalign.run import model_ref
-
         value = self.recipe().get("base_model")
         if value is None and (self.root / "recipe.yaml").exists():
-            from lingalign.models import DEFAULT_MODEL
-
             value = DEFAULT_MODEL  # the recipe schema's default
         if isinstance(value, str) and not value.startswith((".", "sample:")):
             return model_ref(value, self.root)
@@ -174,7 +172,8 @@ class RunFolder:
 
     def train_log_stamp(self) -> tuple:
         """Changes whenever a training log does (to re-draw the loss chart only then)."""
-        paths = sorted(self.root.glob("models/*/train_log.jsonl")) + sorted(self.root.glob("models/*.work/train_log.jsonl"))
+        paths = (sorted(self.root.glob("models/*/train_log.jsonl"))
+                 + sorted(self.root.glob("models/*.work/train_log.jsonl")))
         return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.is_file())
 
     def last_write(self) -> float | None:

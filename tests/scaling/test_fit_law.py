@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lingalign.errors import UserError
-from lingalign.scaling.law import fit_law
-from lingalign.scaling.laws import FORMS
+from lingalign.scaling.fit_law import fit_law
+from lingalign.scaling.forms import FORMS
 from lingalign.scaling.predict import Law, invert, invert_numeric
 
 SIZES = np.repeat(100 * 2.0 ** np.arange(10), 2)  # 100 .. 51200 pairs, two seeds each

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lingalign.errors import UserError
-from lingalign.scaling import sweep as sweep_module
+from lingalign.run import sweep as sweep_module
 
 RECIPE = {
     "scaling": {"languages": {"zh": {"source": "news-en-zh", "task": "flores-en-zh"},
@@ -18,8 +18,10 @@ RECIPE = {
     "data": {"seed": 0, "sources": [
         {"name": "alpaca-en", "kind": "instructions", "path": "sample:alpaca/alpaca_en_zh.json", "lang": "en",
          "fields": {"instruction": "en_instruction", "input": "en_input", "output": "en_output"}, "count": 10},
-        {"name": "news-en-zh", "kind": "bitext", "path": "sample:bitext/newstest2017.en-zh", "languages": ["en", "zh"], "count": 1},
-        {"name": "tatoeba-en-vi", "kind": "bitext", "path": "sample:bitext/tatoeba.eng-vie", "languages": ["eng", "vie"], "weight": 1},
+        {"name": "news-en-zh", "kind": "bitext", "path": "sample:bitext/newstest2017.en-zh", "languages": ["en", "zh"],
+         "count": 1},
+        {"name": "tatoeba-en-vi", "kind": "bitext", "path": "sample:bitext/tatoeba.eng-vie",
+         "languages": ["eng", "vie"], "weight": 1},
     ]},
     "train": {"epochs": 1, "seed": 7},
 }
@@ -31,7 +33,7 @@ class FakeStages:
     def __init__(self, monkeypatch, fail_on_call: int | None = None):
         self.built, self.trained, self.evaluated = [], [], []
         self.fail_on_call = fail_on_call
-        monkeypatch.setattr("lingalign.data.build.build_dataset", self.build)
+        monkeypatch.setattr("lingalign.run.sweep.build_dataset", self.build)
         monkeypatch.setattr("lingalign.train.train", self.train)
         monkeypatch.setattr("lingalign.evaluate.evaluate", self.evaluate)
 
@@ -114,7 +116,8 @@ def test_tiny_model_sweep_end_to_end(tiny_model_dir, tmp_path):
     """The real stages on the tiny random model: two sizes, one row each, and a re-run adds nothing."""
     recipe = {
         "scaling": {"languages": {"zh": {"source": "news-en-zh", "task": "flores-en-zh"}},
-                    "sizes": [4, 8], "metric": "chrf++", "eval_limit": 2, "eval_batch_size": 2, "eval_max_new_tokens": 16},
+                    "sizes": [4, 8], "metric": "chrf++", "eval_limit": 2, "eval_batch_size": 2,
+                    "eval_max_new_tokens": 16},
         "data": {"seed": 0, "eval_sets": ["sample:flores101/devtest"], "sources": [
             {"name": "news-en-zh", "kind": "bitext", "path": "sample:bitext/newstest2017.en-zh",
              "languages": ["en", "zh"], "count": 1}]},

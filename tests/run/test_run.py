@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 from lingalign.artifacts import read_json
 from lingalign.cli import main
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def experiment(model: Path, **changes) -> dict:
@@ -29,7 +30,8 @@ def experiment(model: Path, **changes) -> dict:
             "coit": {"seed": 0, "eval_sets": ["sample:flores101/devtest"],
                      "sources": [{**alpaca_zh, "count": 4}, {**news, "count": 4}]},
         },
-        "train": {"max_length": 512, "overlength": "truncate", "packing": False, "micro_batch_size": 2, "gradient_accumulation_steps": 1, "epochs": 1,
+        "train": {"max_length": 512, "overlength": "truncate", "packing": False, "micro_batch_size": 2,
+                  "gradient_accumulation_steps": 1, "epochs": 1,
                   "learning_rate": 1e-3, "precision": "fp32", "checkpoint_every": 1, "seed": 3},
         "models": [{"name": "alpaca-en", "data": "en"}, {"name": "coit-zh", "data": "coit"}],
         "evaluate": {"tasks": ["flores-en-zh"], "limit": 3, "batch_size": 3, "max_new_tokens": 4},
@@ -186,6 +188,52 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, tiny_model_dir, ca
     assert not (tmp_path / "out").exists()
 
 
+STEP_LINE = re.compile(r"^  ([a-z]+:[^:]+): .*; fingerprint ([0-9a-f]{16})"
+                       r"(?: \(content [0-9a-f]{16}\))? \[(cached|to run)\]$")
+
+
+def printed_fingerprints(plan: str) -> dict[str, tuple[str, str]]:
+    """Step -> (fingerprint, "cached" or "to run") from a printed plan."""
+    return {m[1]: (m[2], m[3]) for m in map(STEP_LINE.match, plan.splitlines()) if m}
+
+
+def test_dry_run_in_an_empty_folder_prints_the_fingerprints_a_run_writes(finished, tmp_path, capsys):
+    """Before anything is built, the plan knows every step's fingerprint (the train steps key on the
+    data stage's content fingerprint, computed from the inputs): the ones the run wrote to steps/*.json."""
+    recipe, out = finished
+    capsys.readouterr()
+    assert run(recipe, tmp_path / "empty", "--dry-run") == 0
+    plan = capsys.readouterr().out
+    printed = printed_fingerprints(plan)
+    written = {read_json(marker)["step"]: read_json(marker)["fingerprint"] for marker in (out / "steps").iterdir()}
+    assert len(written) == 7 and {step: fp for step, (fp, _) in printed.items()} == written
+    assert {state for _, state in printed.values()} == {"to run"}
+    assert not (tmp_path / "empty").exists()
+    for name in ("en", "coit"):  # the data step's line also names the content fingerprint its models key on
+        content = read_json(out / "data" / name / "manifest.json")["fingerprint"]
+        assert f"fingerprint {written['data:' + name]} (content {content}) [to run]" in plan
+    assert run(recipe, out, "--dry-run") == 0
+    again = printed_fingerprints(capsys.readouterr().out)
+    assert again == {step: (fp, "cached") for step, fp in written.items()}
+
+
+def test_a_dataset_no_model_uses_is_unused_and_not_built(tmp_path, tiny_model_dir, capsys):
+    """Also: a recipe that includes another file is recorded resolved in the run folder (serve and report read it)."""
+    shared = experiment(tiny_model_dir)
+    shared.pop("evaluate")
+    (tmp_path / "shared.yaml").write_text(yaml.safe_dump(shared, sort_keys=False), encoding="utf-8")
+    path = tmp_path / "unused.yaml"
+    path.write_text("include: shared.yaml\nmodels: [{name: x, data: en, train: {max_steps: 1}}]\n", encoding="utf-8")
+    assert run(path, tmp_path / "out", "--dry-run") == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  data:coit:"))
+    assert line.endswith("not built: no model trains on it [unused]") and "[cached]" not in line
+    assert run(path, tmp_path / "out") == 0
+    assert not (tmp_path / "out" / "data" / "coit").exists() and "data:coit" not in statuses(tmp_path / "out")
+    saved = (tmp_path / "out" / "recipe.yaml").read_text(encoding="utf-8")
+    assert saved.startswith(f"# {path} including {tmp_path / 'shared.yaml'}\n")
+    assert yaml.safe_load(saved) == {**shared, "models": [{"name": "x", "data": "en", "train": {"max_steps": 1}}]}
+
+
 def test_unknown_key_is_one_line_naming_it(tmp_path, tiny_model_dir, capsys):
     recipe = experiment(tiny_model_dir)
     recipe["evaluate"]["limt"] = 3
@@ -274,7 +322,7 @@ def test_run_launching_two_processes_resumes_caches_and_matches_one(tmp_path, ti
     tests/train/test_distributed.py for the tolerance)."""
     import torch
 
-    import lingalign.run as run_module
+    from lingalign.run import launcher as run_module
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # inherited by the launched processes: 2 x 1 thread on 2 cores
     models = [{"name": "coit-zh", "data": "coit"}]
@@ -350,7 +398,8 @@ def test_translation_is_a_cached_step_of_the_run(tmp_path, tiny_model_dir, capsy
     (tmp_path / "alpaca_en.json").write_text(json.dumps(english), encoding="utf-8")
     translate = {"model": str(tiny_model_dir), "chunk_size": 2, "max_new_tokens": 8, "prompt_format": "alpaca",
                  "filters": {"langid": False, "max_length_ratio": None, "numbers": False, "truncated": False}}
-    source = {"name": "alpaca-el", "kind": "instructions", "path": "alpaca_en.json", "lang": "el", "translate": translate}
+    source = {"name": "alpaca-el", "kind": "instructions", "path": "alpaca_en.json", "lang": "el",
+              "translate": translate}
     recipe = experiment(tiny_model_dir, datasets={"x": {"clean": {"dedup": False}, "sources": [source]}},
                         models=[{"name": "x-el", "data": "x", "train": {"max_steps": 1}}])
     recipe.pop("evaluate")

@@ -1,5 +1,8 @@
 """``lingalign scaling sweep``: train and evaluate at several translation-data sizes, resumably.
 
+Orchestration (it drives the data, train and evaluation stages), so it lives with ``lingalign run``;
+the ``scaling`` verb dispatches its ``sweep`` command here, and ``scaling fit`` reads the CSV it writes.
+
 For each language and size the recipe's ``data:`` section is copied with that language's bitext
 source set to ``count: size`` (the other languages' bitext sources removed), built, trained on
 with the ``train:`` section, and scored on the language's task. Each finished run appends one
@@ -18,9 +21,14 @@ from pathlib import Path
 
 from pydantic import Field
 
+from lingalign import evaluate as evaluate_stage
+from lingalign import train as train_stage
 from lingalign.config import Strict, read_yaml, validate
+from lingalign.data.build import build_dataset
+from lingalign.data.recipe import DataRecipe
 from lingalign.errors import UserError
 from lingalign.scaling.points import COLUMNS
+from lingalign.train.recipe import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +49,6 @@ class SweepConfig(Strict):
 
 def load_sweep(path) -> tuple[SweepConfig, dict, object]:
     """The scaling section, the raw data section, and the validated train section of a sweep recipe."""
-    from lingalign.train.recipe import TrainConfig
-
     document = read_yaml(path)
     if not isinstance(document, dict) or not {"scaling", "data", "train"} <= set(document):
         raise UserError(f"{path}: a sweep recipe needs scaling:, data: and train: sections")
@@ -94,11 +100,7 @@ def append_row(csv_path: Path, row: dict) -> None:
 
 
 def run_sweep(recipe_path, out_dir) -> Path:
-    from lingalign import evaluate as evaluate_stage
-    from lingalign import train as train_stage
-    from lingalign.data.build import build_dataset
-    from lingalign.data.recipe import DataRecipe
-
+    """Train and score every (language, size) of the sweep recipe not yet in ``out_dir/points.csv``; returns it."""
     sweep, base, train_config = load_sweep(recipe_path)
     recipe_dir = Path(recipe_path).parent
     out_dir = Path(out_dir)
@@ -130,4 +132,5 @@ def metric_value(results: dict, task: str, metric: str) -> float:
         return float(results["tasks"][task]["metrics"][metric]["value"])
     except KeyError:
         known = sorted(results.get("tasks", {}).get(task, {}).get("metrics", {}))
-        raise UserError(f"task {task} reports no metric '{metric}'", hint=f"it reports: {', '.join(known) or 'nothing'}") from None
+        raise UserError(f"task {task} reports no metric '{metric}'",
+                        hint=f"it reports: {', '.join(known) or 'nothing'}") from None

@@ -7,6 +7,7 @@ import torch
 
 from lingalign import provenance
 from lingalign.cli import main as cli_main
+from lingalign.provenance import machine
 
 X86_CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -33,12 +34,12 @@ def test_parse_cpuinfo_reads_the_first_processor_on_x86_and_arm():
 @pytest.fixture
 def x86_cpu(monkeypatch):
     """An x86 CPU whose AVX512-BF16 / AMX / oneDNN answers the test sets."""
-    monkeypatch.setattr(provenance.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(machine.platform, "machine", lambda: "x86_64")
 
     def configure(avx512_bf16=False, amx=False, onednn=False):
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-        monkeypatch.setattr(provenance, "onednn_bf16", lambda: onednn)
+        monkeypatch.setattr(machine, "onednn_bf16", lambda: onednn)
     return configure
 
 
@@ -69,10 +70,10 @@ def test_evaluation_auto_dtype_follows_the_device_that_decodes(x86_cpu, monkeypa
 
 
 def test_arm_asks_onednn(monkeypatch):
-    monkeypatch.setattr(provenance.platform, "machine", lambda: "aarch64")
-    monkeypatch.setattr(provenance, "onednn_bf16", lambda: True)
+    monkeypatch.setattr(machine.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(machine, "onednn_bf16", lambda: True)
     assert provenance.native_bf16() is True
-    monkeypatch.setattr(provenance, "onednn_bf16", lambda: False)
+    monkeypatch.setattr(machine, "onednn_bf16", lambda: False)
     assert provenance.native_bf16() is False
 
 
@@ -93,7 +94,8 @@ def test_training_and_evaluation_share_the_rule(x86_cpu):
 
 def test_cpu_kind_labels():
     assert provenance.cpu_kind({"native_bf16": False, "torch_isa": "AVX2", "arch": "x86_64"}) == "AVX2 (no native bf16)"
-    assert provenance.cpu_kind({"native_bf16": False, "torch_isa": "AVX512", "arch": "x86_64"}) == "AVX512 (no native bf16)"
+    avx512 = {"native_bf16": False, "torch_isa": "AVX512", "arch": "x86_64"}
+    assert provenance.cpu_kind(avx512) == "AVX512 (no native bf16)"
     assert provenance.cpu_kind({"native_bf16": True, "amx": True, "arch": "x86_64"}) == "AMX-BF16 (native bf16)"
     assert provenance.cpu_kind({"native_bf16": True, "amx": False, "arch": "x86_64"}) == "AVX512-BF16 (native bf16)"
     assert provenance.cpu_kind({"native_bf16": True, "arch": "aarch64"}) == "aarch64 BF16 (native bf16)"

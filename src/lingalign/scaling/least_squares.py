@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from lingalign.scaling.laws import Form, Params
+from lingalign.scaling.forms import Form, Params
 
 Data = dict[str, tuple[np.ndarray, np.ndarray]]  # lang -> (sizes, values)
 
@@ -119,7 +119,8 @@ def fit(layout: Layout, data: Data, starts: list[np.ndarray] | None = None) -> n
     for start in starts:
         x0 = _inside(np.where(np.isfinite(start), start, 0.0), lower, upper)
         with np.errstate(all="ignore"):
-            result = least_squares(layout.residuals, x0, bounds=(lower, upper), args=(data,), x_scale="jac", max_nfev=300)
+            result = least_squares(layout.residuals, x0, bounds=(lower, upper), args=(data,), x_scale="jac",
+                                   max_nfev=300)
         if np.all(np.isfinite(result.fun)) and (best is None or result.cost < best.cost):
             best = result
     if best is None:
@@ -131,7 +132,8 @@ def _inside(x0: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Move a start strictly inside the bounds (least_squares rejects starts on a bound)."""
     span = np.where(np.isfinite(upper - lower), upper - lower, 1.0)
     margin = 1e-6 * np.maximum(span, 1e-9)
-    return np.clip(x0, np.where(np.isfinite(lower), lower + margin, -np.inf), np.where(np.isfinite(upper), upper - margin, np.inf))
+    return np.clip(x0, np.where(np.isfinite(lower), lower + margin, -np.inf),
+                   np.where(np.isfinite(upper), upper - margin, np.inf))
 
 
 def default_starts(layout: Layout, data: Data) -> list[np.ndarray]:

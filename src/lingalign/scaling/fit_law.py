@@ -11,8 +11,8 @@ import numpy as np
 
 from lingalign.errors import UserError
 from lingalign.scaling.bootstrap import interval, residual_bootstrap, split_by_language
-from lingalign.scaling.fit import Data, Layout, TooFewPoints, choose, cross_validate, fit
-from lingalign.scaling.laws import FORMS
+from lingalign.scaling.forms import FORMS
+from lingalign.scaling.least_squares import Data, Layout, TooFewPoints, choose, cross_validate, fit
 
 
 def fit_law(
@@ -60,7 +60,8 @@ def fit_law(
                 "per_language": per_language,
             }
         except TooFewPoints as exc:
-            notes.append(f"no cross-validation for {name} (a fold has too few sizes: {exc}); it can only be chosen alone")
+            notes.append(f"no cross-validation for {name} (a fold has too few sizes: {exc}); "
+                         "it can only be chosen alone")
         report[name] = entry
     if not layouts:
         raise UserError("no candidate form could be fitted: " + "; ".join(notes),
@@ -79,7 +80,8 @@ def fit_law(
                 shared = {"form": name, "_samples": samples, "names": layout.names}
         params = layout.unpack(theta)[lang]
         form = FORMS[name]
-        draw_params = np.array([[layout.unpack(s)[lang][p] for p in form.params] for s in samples]) if len(samples) else np.empty((0, len(form.params)))
+        draw_params = (np.array([[layout.unpack(s)[lang][p] for p in form.params] for s in samples]) if len(samples)
+                       else np.empty((0, len(form.params))))
         languages[lang] = {
             "form": name,
             "params": {p: float(params[p]) for p in form.params},
@@ -96,7 +98,8 @@ def fit_law(
         "chosen": chosen[langs[0]] if len(set(chosen.values())) == 1 else chosen,
         "forms": report,
         "languages": languages,
-        "bootstrap": {"method": "residual", "draws": draws, "kept": len(next(iter(languages.values()))["bootstrap"]), "seed": seed, "levels": [2.5, 97.5]},
+        "bootstrap": {"method": "residual", "draws": draws, "kept": len(next(iter(languages.values()))["bootstrap"]),
+                      "seed": seed, "levels": [2.5, 97.5]},
         "notes": notes,
     }
     if shared is not None:
@@ -127,7 +130,8 @@ def _choose(report, layouts, langs, select, tolerance, notes) -> dict[str, str]:
         return {lang: best for lang in langs}
     if select != "per-language":
         raise UserError(f"--select must be 'pooled' or 'per-language', got {select!r}")
-    return {lang: choose({n: report[n]["cv_rmse"]["per_language"][lang] for n in with_cv}, n_params, tolerance) for lang in langs}
+    return {lang: choose({n: report[n]["cv_rmse"]["per_language"][lang] for n in with_cv}, n_params, tolerance)
+            for lang in langs}
 
 
 def _layout_for(group: list[Layout], entry: dict, lang: str) -> tuple[Layout, np.ndarray]:

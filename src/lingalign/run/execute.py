@@ -1,0 +1,98 @@
+"""Running a plan: every step in order, each skipped when the run folder already holds its result.
+
+Order: translations (Alpaca-X made by machine translation), datasets, training, evaluation,
+alignment analysis, then the report (rewritten when any step ran). A run killed at any point
+resumes: finished steps are skipped, training continues from its last checkpoint and evaluation
+from its last written prediction.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lingalign import evaluate as evaluate_stage
+from lingalign import train as train_stage
+from lingalign.analysis import align
+from lingalign.artifacts import read_json, read_manifest
+from lingalign.config import resolve_path
+from lingalign.data.build import build_dataset, resolve_source
+from lingalign.data.translate import translate_set
+from lingalign.report.command import write_report
+from lingalign.run import launcher
+from lingalign.run.fingerprints import data_fingerprint, pending_steps, translation_dir, translation_steps
+from lingalign.run.plan import Plan
+from lingalign.run.schema import ModelSpec
+from lingalign.run.steps import Runner
+from lingalign.train.stage import RUN_FILE, fingerprint, resolve_base, work_dir
+
+log = logging.getLogger("lingalign.run")
+
+TRAIN_OOM_HINT = ("lower micro_batch_size (raise gradient_accumulation_steps to keep the batch), "
+                  "max_length, or set gradient_checkpointing: true or method: lora")
+
+
+def execute(plan: Plan) -> Path:
+    """Run every step of the plan; returns the report path (rewritten when any step ran)."""
+    out, exp = plan.out, plan.experiment
+    runner = Runner(out)
+    ran = False
+    for key, step in translation_steps(plan).items():  # Alpaca-X made by machine translation, resumable
+        if step["fingerprint"] is None:  # an input went missing since the check: say which
+            resolve_source(step["source"], plan.recipe_dir)
+        folder = translation_dir(plan, step)
+        ran |= runner.step(key, step["fingerprint"], lambda s=step, f=folder: translate_set(
+            s["path"], f, s["source"].lang, s["spec"], fmt=s["fmt"], fields=s["source"].fields), output=folder)
+    for name in plan.used_datasets():
+        folder = out / "data" / name
+        ran |= runner.step(f"data:{name}", data_fingerprint(plan, name),
+                           lambda r=plan.datasets[name], f=folder: build_dataset(
+                               r, f, recipe_dir=plan.recipe_dir, translate_root=out / "translations"),
+                           output=folder)
+
+    # Fingerprints downstream of the data use the data stage's content fingerprint, known only now.
+    _, fps = pending_steps(plan)
+    for spec in exp.models:
+        folder = out / "models" / spec.name
+        ran |= runner.step(f"train:{spec.name}", fps[f"train:{spec.name}"],
+                           lambda s=spec: _train_step(plan, s), output=folder, oom_hint=TRAIN_OOM_HINT)
+
+    if exp.evaluate:
+        spec = exp.evaluate
+        for label, model in plan.eval_models().items():
+            ran |= runner.step(f"eval:{label}", fps[f"eval:{label}"], lambda m=model, label=label: (
+                evaluate_stage.evaluate(
+                    m, plan.eval_tasks(label), out / "eval" / label, limit=spec.limit, split=spec.split,
+                    batch_size=spec.batch_size, dtype=spec.dtype, backend=spec.backend,
+                    new_tokens_cap=spec.max_new_tokens, data_root=plan.eval_root)),
+                output=out / "eval" / label, oom_hint="lower evaluate.batch_size")
+
+    if exp.analysis:
+        spec = exp.analysis
+        labels = plan.align_models()
+        paths = plan.model_paths()
+        data_root = str(resolve_path(spec.data_root, plan.recipe_dir)) if spec.data_root else None
+        ran |= runner.step("analysis:align", fps["analysis:align"], lambda: align(
+            [f"{k}={paths[k]}" for k in labels], spec.langs, out / "analysis" / "align", limit=spec.limit,
+            data_root=data_root, dtype=spec.dtype), oom_hint="lower analysis.limit")
+
+    report = out / "report.html"
+    return write_report(out) if ran or not report.exists() else report
+
+
+def _train_step(plan: Plan, spec: ModelSpec) -> None:
+    """Train one model, resuming its checkpoints; settings changed since they were written restart it."""
+    config = plan.trains[spec.name]
+    data_dir, folder = plan.out / "data" / spec.data, plan.out / "models" / spec.name
+    expected = fingerprint(config, data_dir / "train.jsonl", resolve_base(config))
+    previous = [(read_manifest(folder) or {}).get("fingerprint")]
+    run_file = work_dir(folder.resolve()) / RUN_FILE
+    previous.append(read_json(run_file).get("fingerprint") if run_file.exists() else None)
+    restart = any(fp is not None and fp != expected for fp in previous)
+    if restart:
+        log.warning("models/%s was made with other settings, data or base model: training it again from scratch",
+                    spec.name)
+    if plan.launch_config is None:
+        train_stage.train(config, data_dir, folder, resume=True, force=restart)
+    else:
+        launcher.launch_train(plan, spec.name, config, data_dir, folder, force=restart)

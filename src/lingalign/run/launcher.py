@@ -1,0 +1,54 @@
+"""Training under ``accelerate launch``: one process per GPU (DDP, FSDP, DeepSpeed), started as a child.
+
+The resolved train recipe is written to ``DIR/launch/<model>.yaml`` and ``lingalign train`` runs on it
+under ``accelerate launch``; its output streams through. Data building, evaluation and analysis stay
+in the main process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+from lingalign.artifacts import write_text
+from lingalign.config import dump_yaml, read_yaml
+from lingalign.errors import UserError
+from lingalign.run.plan import Plan
+
+log = logging.getLogger("lingalign.run")
+
+
+def launch_train(plan: Plan, name: str, config, data_dir: Path, folder: Path, *, force: bool,
+                 stop_after: Optional[int] = None) -> None:
+    """Run ``lingalign train`` under ``accelerate launch`` (one process per GPU); its output streams through.
+
+    ``stop_after`` is passed on as ``--stop-after`` (a checkpoint, then exit), as ``train`` takes it.
+    """
+    recipe = plan.out / "launch" / f"{name}.yaml"
+    write_text(recipe, dump_yaml(config))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(plan.launch_config)]
+    if plan.experiment.launch.num_processes:
+        command += ["--num_processes", str(plan.experiment.launch.num_processes)]
+    settings = read_yaml(plan.launch_config) or {}
+    if int(settings.get("num_machines") or 1) == 1 and not settings.get("main_process_port"):
+        # one machine: a free port, so two runs (or a run and a test) on one host do not meet on 29500
+        command += ["--main_process_port", str(_free_port())]
+    command += ["-m", "lingalign.cli", "train", str(recipe), "--data", str(data_dir), "-o", str(folder), "--resume"]
+    command += ["--force"] if force else []
+    command += ["--stop-after", str(stop_after)] if stop_after else []
+    log.info("launch: %s", " ".join(command))
+    done = subprocess.run(command, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    if done.returncode != 0:
+        raise UserError(f"accelerate launch exited with code {done.returncode} (the training messages above say why)",
+                        hint="fix it and run the same command again: training resumes from its last checkpoint")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,108 @@
+"""The experiment recipe of ``lingalign run``: one typed schema, checked before anything runs.
+
+An experiment names a base model, named datasets (data-stage recipes), the models to train (each
+on one dataset, with optional overrides of the shared ``train:`` section), the evaluation tasks,
+and optionally an alignment analysis and an ``accelerate launch`` setup. See docs/run.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+
+from lingalign.config import Strict, partial_schema, validate
+from lingalign.data.recipe import DataRecipe
+from lingalign.errors import UserError
+from lingalign.models import DEFAULT_MODEL
+from lingalign.train.recipe import TrainConfig
+
+BASE = "base"  # the name under which the untuned base model is evaluated
+
+# The shared ``train:`` section and each ``models[].train``: any keys of the train stage's schema, each
+# optional (a model overrides some keys of the shared section). An unknown or mistyped key is reported
+# here, with its recipe key; the merged section is checked again as a whole TrainConfig by the plan.
+TrainOverrides = partial_schema(TrainConfig, "TrainOverrides")
+
+
+class ModelSpec(Strict):
+    """One model to train: ``data`` names an entry of ``datasets``; ``train`` overrides the shared section."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    data: str
+    train: TrainOverrides = Field(default_factory=TrainOverrides)
+    eval_tasks: Optional[list[str]] = Field(
+        None, min_length=1, description="tasks to score this model on (default: evaluate.tasks); saves time in studies")
+
+
+class EvalSpec(Strict):
+    tasks: list[str] = Field(min_length=1)
+    limit: Optional[int] = Field(None, ge=1, description="first N items of every task (None = all)")
+    split: str = "devtest"
+    batch_size: int = Field(8, ge=1)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 where the CPU has native bf16 (AVX512-BF16/AMX), else float32")
+    backend: Literal["hf", "vllm"] = "hf"
+    max_new_tokens: Optional[int] = Field(
+        None, ge=1,
+        description="ceiling per answer: lowers a task's default (translation 256), never raises it (QA 48)")
+    include_base: bool = True
+    data_root: Optional[str] = None
+
+
+class AlignSpec(Strict):
+    langs: list[str] = Field(min_length=2)
+    limit: Optional[int] = Field(200, ge=2)
+    models: Optional[list[str]] = None  # default: base and every trained model
+    data_root: Optional[str] = Field(
+        None, description="a FLORES-style folder with dev/<lang>.dev files (default: the shipped FLORES-101 sample)")
+    dtype: Literal["float32", "bfloat16", "auto"] = Field(
+        "float32", description="bfloat16 halves memory on a GPU; keep float32 on a CPU without bf16")
+
+
+class LaunchSpec(Strict):
+    """Start each training step with ``accelerate launch`` (multi-GPU, FSDP, DeepSpeed) instead of in-process."""
+
+    accelerate_config: str
+    num_processes: Optional[int] = Field(None, ge=1, description="default: the accelerate config's num_processes")
+
+
+class Experiment(Strict):
+    name: str = "experiment"
+    base_model: str = DEFAULT_MODEL
+    datasets: dict[str, DataRecipe] = Field(min_length=1)
+    train: TrainOverrides = Field(default_factory=TrainOverrides)
+    models: list[ModelSpec] = Field(min_length=1)
+    launch: Optional[LaunchSpec] = None
+    evaluate: Optional[EvalSpec] = None
+    analysis: Optional[AlignSpec] = None
+
+
+def given_keys(section) -> dict[str, Any]:
+    """The keys a ``train:`` section sets, as values of the train schema."""
+    return section.model_dump(exclude_unset=True)
+
+
+def validate_experiment(data: Any, source: str) -> Experiment:
+    """The experiment schema; a model's keys are named by the model (``models.coit-zh.train.epochs``)."""
+    items = data.get("models") if isinstance(data, dict) else None
+
+    def by_name(loc: tuple) -> tuple:
+        if len(loc) > 1 and loc[0] == "models" and isinstance(loc[1], int) and isinstance(items, list):
+            item = items[loc[1]] if loc[1] < len(items) else None
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                return ("models", item["name"], *loc[2:])
+        return loc
+
+    return validate_one_line(data, Experiment, source, key_names=by_name)
+
+
+def validate_one_line(data: Any, model: type, source: str, key_names=None):
+    """Schema check; a single problem (the usual case: one misspelt key) is reported on one line."""
+    try:
+        return validate(data, model, source, key_names)
+    except UserError as exc:
+        lines = exc.message.splitlines()
+        if len(lines) == 2:
+            raise UserError(f"{source}: {lines[1].strip().removeprefix('- ')}") from None
+        raise

@@ -105,11 +105,11 @@ def test_a_closed_connection_stops_the_generation(live, monkeypatch):
     assert seen[0]["new_tokens"] < 300 and time.time() - start < 6
     # the queue is free: the next request starts at once
     events = chat_events(live.url, {"prompt": "Hi", "models": ["tuned"], "max_new_tokens": 2})
-    assert events[0] == ("queued", {"ahead": 0})
+    assert events[0] == ("queued", {"position": 0, "wait_seconds": 0})
 
 
 def test_requests_queue_one_generation_at_a_time(live, monkeypatch):
-    """Two tabs: the second waits ("queued", 1 ahead) and starts only after the first is done."""
+    """Two tabs: the second waits (position 1) and starts only after the first is done."""
     import threading
 
     for model in live.app.state.models.values():  # ~20 ms a token, so the first request is still running
@@ -128,7 +128,8 @@ def test_requests_queue_one_generation_at_a_time(live, monkeypatch):
         time.sleep(0.01)
     ask("second", {"prompt": "Two", "models": ["tuned"], "max_new_tokens": 2})
     first.join(timeout=60)
-    assert results["second"][0] == ("queued", {"ahead": 1})
+    assert results["second"][0][0] == "queued" and results["second"][0][1]["position"] == 1
+    assert [data["position"] for name, data in results["second"] if name == "queued"] == [1, 0]
     assert results["first"][-1][0] == "end" and results["second"][-1][0] == "end"
 
 

@@ -2,7 +2,8 @@
 
     GET  /, /chat, /browse, /progress   the page (one HTML file; the path picks the tab)
     GET  /api/info                      run name, models and their prompt formats, limits
-    POST /api/chat                      a prompt -> server-sent events: queued, notice, start, token, done, error, end
+    POST /api/chat                      a prompt -> server-sent events: notice, queued (position), start, token,
+                                        done, error, end; or 503 with Retry-After when the queue is full
     GET  /api/tasks, /api/items         the predictions browser (items filtered and paged)
     GET  /api/progress                  steps of the run and the training loss chart so far
     GET  /report, /files/<path>         the run's HTML report and other files of the run folder
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import aclosing
 from importlib import resources
 from typing import Optional
 
+import anyio
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -29,7 +32,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from lingalign.errors import UserError
-from lingalign.serve.chat import MAX_INPUT_CHARS, MAX_MODELS, MAX_NEW_TOKENS, ChatModel, GenerationQueue, Settings, chat_events
+from lingalign.serve.chat import (DEFAULT_MAX_QUEUE, MAX_INPUT_CHARS, MAX_MODELS, MAX_NEW_TOKENS, ChatModel,
+                                  GenerationQueue, QueueFull, Settings, Ticket, chat_events)
 from lingalign.serve.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -50,14 +54,43 @@ class ChatRequest(BaseModel):
     seed: Optional[int] = Field(None, ge=0)
 
 
+class QueuedEvents(EventSourceResponse):
+    """A chat's event stream, holding its place in the generation queue until the response ends.
+
+    However it ends (the answers done, the stop button, a closed tab, or a client gone before the first
+    byte, when the stream never starts), the stream is closed first, which stops its generation, and
+    only then is the place given up, so two generations never overlap and a place is never leaked.
+    """
+
+    def __init__(self, content, ticket: Ticket, **kwargs):
+        super().__init__(content, **kwargs)
+        self.ticket = ticket
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()
+            self.ticket.leave()
+
+
+def busy(exc: QueueFull, max_queue: int) -> JSONResponse:
+    """The 503 of a full queue: a message with the retry time for people, Retry-After for scripts."""
+    message = f"{exc}; at most {max_queue} request(s) wait (lingalign serve --max-queue)"
+    return JSONResponse({"error": message, "retry_after": exc.retry_after}, status_code=503,
+                        headers={"Retry-After": str(exc.retry_after)})
+
+
 def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailable: dict[str, str] | None = None,
-               allowed_hosts: list[str] | None = None) -> FastAPI:
-    """The app over a run folder (or None) and the loaded models; ``unavailable``: label -> why not loaded."""
+               allowed_hosts: list[str] | None = None, max_queue: int = DEFAULT_MAX_QUEUE) -> FastAPI:
+    """The app over a run folder (or None) and the loaded models; ``unavailable``: label -> why not loaded;
+    ``max_queue``: requests that may wait behind the one generating (more get 503)."""
     from lingalign.serve.browse import Predictions
 
     app = FastAPI(title="lingalign serve", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
-    queue = GenerationQueue()
+    queue = GenerationQueue(max_waiting=max_queue)
     app.state.queue, app.state.models = queue, models  # for tests and for anyone embedding the app
     predictions = Predictions(run) if run else None
     unavailable = dict(unavailable or {})
@@ -112,7 +145,8 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
             "report": bool(run and (run.root / "report.html").is_file()),
             "models": [m.info() for m in models.values()],
             "unavailable": [{"label": k, "reason": v} for k, v in unavailable.items()],
-            "limits": {"max_models": MAX_MODELS, "max_new_tokens": MAX_NEW_TOKENS, "max_input_chars": MAX_INPUT_CHARS},
+            "limits": {"max_models": MAX_MODELS, "max_new_tokens": MAX_NEW_TOKENS, "max_input_chars": MAX_INPUT_CHARS,
+                       "max_queue": queue.max_waiting},
         }
 
     # ---- chat ------------------------------------------------------------------------------------
@@ -133,18 +167,24 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
             raise HTTPException(400, f"at most {MAX_MODELS} models side by side, got {len(labels)}")
         settings = Settings(max_new_tokens=request.max_new_tokens, sampling=request.sampling,
                             temperature=request.temperature, top_p=request.top_p, seed=request.seed)
+        try:
+            ticket = queue.enter()  # before the response starts: a full queue is a 503, not a stream
+        except QueueFull as exc:
+            log.warning("chat request refused: %s", exc)
+            return busy(exc, queue.max_waiting)
         events = chat_events([models[label] for label in dict.fromkeys(labels)], request.prompt, request.input,
-                             settings, queue)
+                             settings, ticket)
 
         async def stream():
             try:
-                async for name, data in events:
-                    yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
+                async with aclosing(events):  # closed with the response: its generation stops first
+                    async for name, data in events:
+                        yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
             except Exception as exc:  # the response has started: report the failure as an event
                 log.exception("chat stream failed")
                 yield format_sse_event(event="error", data_str=json.dumps({"message": f"{type(exc).__name__}: {exc}"}))
 
-        return EventSourceResponse(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return QueuedEvents(stream(), ticket, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     # ---- predictions browser ---------------------------------------------------------------------
 

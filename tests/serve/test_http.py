@@ -251,3 +251,34 @@ def test_the_api_never_answers_with_a_traceback(live):
     response = httpx.post(f"{live.url}/api/chat", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and "Traceback" not in response.text
     assert json.loads(response.text)["error"]
+
+
+EXPECTED = ("expected a JSON object {prompt: str, input: str, models: [str] | null, sampling: bool, "
+            "temperature: number, top_p: number, max_new_tokens: int, seed: int | null}")
+
+
+@pytest.mark.parametrize("body, content_type, problem", [
+    (b"{not json", "application/json", "the body is not valid JSON (Expecting property name enclosed in double quotes "
+                                       "at line 1, column 2)"),
+    (b'{"prompt": "Hi",\n "seed": }', "application/json", "the body is not valid JSON (Expecting value at line 2, "
+                                                          "column 10)"),
+    (b'["Hi"]', "application/json", "the body is not a JSON object"),
+    (b"", "application/json", "the body is empty"),
+    (b'{"prompt": "Hi", "temprature": 1}', "application/json", "temprature: Extra inputs are not permitted"),
+    (b'{"prompt": "Hi"}', "application/x-www-form-urlencoded",  # curl -d without -H
+     "the body was sent as application/x-www-form-urlencoded, not as application/json"),
+])
+def test_a_body_that_is_not_the_request_says_what_was_expected(live, body, content_type, problem):
+    """Not only a character offset: the fields and their types, read from the request model itself."""
+    from lingalign.serve.app import ChatRequest
+
+    response = httpx.post(f"{live.url}/api/chat", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error.startswith(problem) and EXPECTED in error and "\n" not in error
+    assert all(f"{field}:" in error for field in ChatRequest.model_fields)
+
+
+def test_a_wrong_field_keeps_its_own_short_message(live):
+    response = httpx.post(f"{live.url}/api/chat", json={"prompt": 5})
+    assert response.status_code == 400 and response.json() == {"error": "prompt: Input should be a valid string"}

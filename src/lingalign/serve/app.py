@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import types
+import typing
 from contextlib import aclosing
 from importlib import resources
 from typing import Optional
@@ -52,6 +54,58 @@ class ChatRequest(BaseModel):
     top_p: float = Field(0.9, gt=0, le=1)
     max_new_tokens: int = Field(128, ge=1, le=MAX_NEW_TOKENS)
     seed: Optional[int] = Field(None, ge=0)
+
+
+def type_name(annotation) -> str:
+    """``Optional[list[str]]`` -> ``[str] | null``: a field's type as a JSON user would write it."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " | ".join("null" if arg is type(None) else type_name(arg) for arg in typing.get_args(annotation))
+    if typing.get_origin(annotation) is list:
+        return f"[{type_name(typing.get_args(annotation)[0])}]"
+    return {str: "str", bool: "bool", int: "int", float: "number"}.get(annotation, getattr(annotation, "__name__", "?"))
+
+
+def expected_body(model: type[BaseModel]) -> str:
+    """What a request body should look like, read from the model itself so the message cannot drift from it."""
+    fields = ", ".join(f"{name}: {type_name(field.annotation)}" for name, field in model.model_fields.items())
+    return f"expected a JSON object {{{fields}}} (only prompt is needed)"
+
+
+BODY_SHAPE_ERRORS = {"json_invalid", "model_attributes_type", "dict_type", "extra_forbidden", "missing"}
+
+
+def validation_message(exc: RequestValidationError, content_type: str = "application/json") -> str:
+    """One line for a refused request; when the body is not the expected object, say what the object is.
+
+    FastAPI alone says "JSON decode error" at a character offset, which tells a script writer nothing
+    about the fields; a wrong type or range of one field keeps pydantic's own message (it names the field).
+    """
+    problems, shape = [], False
+    for error in exc.errors():
+        loc = error.get("loc", ())
+        if error.get("type") == "json_invalid":
+            problems.append(f"the body is not valid JSON ({json_position(exc.body, loc[-1], error)})")
+        elif tuple(loc) == ("body",) and "json" not in content_type:  # curl -d sends a form unless told
+            sent = f"as {content_type}" if content_type else "without a Content-Type"
+            problems.append(f"the body was sent {sent}, not as application/json "
+                            "(curl: -H 'Content-Type: application/json')")
+        elif tuple(loc) == ("body",):
+            problems.append("the body is empty" if error.get("type") == "missing" else "the body is not a JSON object")
+        else:
+            where = ".".join(str(p) for p in loc if p not in ("body", "query"))
+            problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        shape = shape or (loc[:1] == ("body",) and error.get("type") in BODY_SHAPE_ERRORS)
+    return "; ".join(problems + ([expected_body(ChatRequest)] if shape else []))
+
+
+def json_position(document, offset, error: dict) -> str:
+    """``Expecting ',' delimiter at line 1, column 12``: where json.loads gave up, as an editor counts."""
+    reason = (error.get("ctx") or {}).get("error", "JSON decode error")
+    if not isinstance(document, str) or not isinstance(offset, int):
+        return reason
+    line = document.count("\n", 0, offset) + 1
+    column = offset - (document.rfind("\n", 0, offset) + 1) + 1
+    return f"{reason} at line {line}, column {column}"
 
 
 class QueuedEvents(EventSourceResponse):
@@ -106,11 +160,8 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
-            problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
-        return JSONResponse({"error": "; ".join(problems)}, status_code=400)
+        message = validation_message(exc, request.headers.get("content-type", ""))
+        return JSONResponse({"error": message}, status_code=400)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):

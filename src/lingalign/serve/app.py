@@ -129,10 +129,9 @@ class QueuedEvents(EventSourceResponse):
             self.ticket.leave()
 
 
-def busy(exc: QueueFull, max_queue: int) -> JSONResponse:
+def busy(exc: QueueFull) -> JSONResponse:
     """The 503 of a full queue: a message with the retry time for people, Retry-After for scripts."""
-    message = f"{exc}; at most {max_queue} request(s) wait (lingalign serve --max-queue)"
-    return JSONResponse({"error": message, "retry_after": exc.retry_after}, status_code=503,
+    return JSONResponse({"error": str(exc), "retry_after": exc.retry_after}, status_code=503,
                         headers={"Retry-After": str(exc.retry_after)})
 
 
@@ -222,7 +221,7 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
             ticket = queue.enter()  # before the response starts: a full queue is a 503, not a stream
         except QueueFull as exc:
             log.warning("chat request refused: %s", exc)
-            return busy(exc, queue.max_waiting)
+            return busy(exc)
         events = chat_events([models[label] for label in dict.fromkeys(labels)], request.prompt, request.input,
                              settings, ticket)
 

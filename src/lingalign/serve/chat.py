@@ -133,7 +133,8 @@ class ChatModel:
             streamer.end()  # release the reader
 
 
-def load_models(paths: dict[str, str], *, strict: set[str] = frozenset(), echo=print) -> tuple[dict[str, ChatModel], dict[str, str]]:
+def load_models(paths: dict[str, str], *, strict: set[str] = frozenset(),
+                echo=print) -> tuple[dict[str, ChatModel], dict[str, str]]:
     """Load every model once: ``(loaded, problems)``. A failure of a label in ``strict`` stops the command."""
     loaded, problems = {}, {}
     for label, path in paths.items():
@@ -162,8 +163,8 @@ class QueueFull(Exception):
     """No place left in the queue: the request is answered at once (503) instead of waiting minutes unseen."""
 
     def __init__(self, waiting: int, retry_after: int):
-        super().__init__(f"the server is busy: {waiting} request(s) are already waiting for their turn "
-                         f"(one generation runs at a time); retry in about {retry_after} s")
+        super().__init__(f"the server is busy: one request is generating and {waiting} waiting, the most it lets wait "
+                         f"(lingalign serve --max-queue {waiting}); retry in about {retry_after} s")
         self.waiting, self.retry_after = waiting, retry_after
 
 

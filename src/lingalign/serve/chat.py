@@ -162,9 +162,10 @@ def visible(text: str, stops: list[str]) -> str:
 class QueueFull(Exception):
     """No place left in the queue: the request is answered at once (503) instead of waiting minutes unseen."""
 
-    def __init__(self, waiting: int, retry_after: int):
-        super().__init__(f"the server is busy: one request is generating and {waiting} waiting, the most it lets wait "
-                         f"(lingalign serve --max-queue {waiting}); retry in about {retry_after} s")
+    def __init__(self, waiting: int, max_waiting: int, retry_after: int):
+        most = "the most it lets wait" if waiting == max_waiting else f"more than the {max_waiting} it lets wait"
+        super().__init__(f"the server is busy: one request is generating and {waiting} waiting, {most} "
+                         f"(lingalign serve --max-queue {max_waiting}); retry in about {retry_after} s")
         self.waiting, self.retry_after = waiting, retry_after
 
 
@@ -229,7 +230,7 @@ class GenerationQueue:
     def enter(self) -> Ticket:
         """A place at the end of the line, or QueueFull. No await: the check and the taking are one step."""
         if self.waiting >= self.max_waiting and self.line:
-            raise QueueFull(self.waiting, self.retry_after())
+            raise QueueFull(self.waiting, self.max_waiting, self.retry_after())
         ticket = Ticket(self)
         self.line.append(ticket)
         if len(self.line) == 1:
@@ -290,7 +291,7 @@ async def chat_events(models: list[ChatModel], instruction: str, input: str, set
     async with aclosing(ticket.turns()) as turns:
         async for position in turns:
             yield "queued", {"position": position, "wait_seconds": queue.wait_seconds(position)}
-    if ticket.position != 0:  # its place was given up (the server is stopping): never generate out of turn
+    if ticket.position != 0:  # cannot happen while the response holds the ticket; never generate out of turn
         yield "error", {"message": "the request lost its place in the queue; send it again"}
         return
     for model in models:

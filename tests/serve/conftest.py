@@ -119,3 +119,20 @@ def live(fake_run):
     server = start_server(fake_run)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def gate(live, monkeypatch):
+    """Decoding waits for the gate (and then takes ~20 ms a token): requests pile up while it is shut."""
+    opened = threading.Event()
+    for model in live.app.state.models.values():
+        forward = model.model.forward
+
+        def held(*args, _forward=forward, **kwargs):
+            opened.wait(timeout=60)
+            time.sleep(0.02)
+            return _forward(*args, **kwargs)
+
+        monkeypatch.setattr(model.model, "forward", held)
+    yield opened
+    opened.set()

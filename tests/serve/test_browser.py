@@ -119,6 +119,74 @@ def test_the_stop_button_cancels_the_generation(browser_page, request, monkeypat
     assert not errors, errors
 
 
+def hold_the_queue(live, gate):
+    """A request from elsewhere that generates (held by the gate) until the gate opens: returns its thread."""
+    import threading
+    import time
+
+    import httpx
+
+    def ask():
+        with httpx.stream("POST", f"{live.url}/api/chat", json={"prompt": "Hold", "models": ["tuned"],
+                                                                  "max_new_tokens": 2}, timeout=60) as response:
+            response.read()
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while len(live.app.state.queue.line) != 1:
+        assert time.time() < deadline, "the holding request did not start"
+        time.sleep(0.02)
+    return thread
+
+
+def in_process_server(request):
+    if os.environ.get("LINGALIGN_SERVE_URL"):
+        pytest.skip("needs the in-process test server")
+    return request.getfixturevalue("live"), request.getfixturevalue("gate")
+
+
+def test_a_waiting_request_shows_its_place_in_the_queue(browser_page, request):
+    live, gate = in_process_server(request)
+    page, errors = browser_page
+    page.goto(f"{live.url}/chat")
+    page.wait_for_selector("#model-choice input[type=checkbox]")
+    page.uncheck("#model-choice input[value=tuned]")
+    page.fill("#prompt", "Wait your turn.")
+    page.fill("#max-new", "3")
+    holder = hold_the_queue(live, gate)
+    page.click("#send")
+    page.wait_for_selector("#queue-status")
+    assert page.inner_text("#queue-status").startswith("In the queue: position 1 (1 request is served before yours")
+    assert page.inner_text(".col .status") == "queued: position 1"
+    page.screenshot(path=str(request.getfixturevalue("shots") / "serve-queue.png"))
+    gate.set()
+    page.wait_for_function("() => document.querySelector('.col .status').textContent.startsWith('done')")
+    assert page.query_selector("#queue-status") is None  # gone once its turn came
+    holder.join(timeout=30)
+    assert not errors, errors
+
+
+def test_a_full_queue_shows_the_busy_message_and_when_to_retry(browser_page, request, monkeypatch):
+    live, gate = in_process_server(request)
+    page, errors = browser_page
+    monkeypatch.setattr(live.app.state.queue, "max_waiting", 0)  # one generating is already full
+    page.goto(f"{live.url}/chat")
+    page.wait_for_selector("#model-choice input[type=checkbox]")
+    page.fill("#prompt", "Am I too late?")
+    holder = hold_the_queue(live, gate)
+    page.click("#send")
+    page.wait_for_selector("#chat-notices .error")
+    message = page.inner_text("#chat-notices .error")
+    assert message.startswith("the server is busy: one request is generating and 0 waiting")
+    assert "retry in about" in message
+    assert not page.is_disabled("#send") and page.query_selector(".col") is None
+    page.screenshot(path=str(request.getfixturevalue("shots") / "serve-busy.png"))
+    gate.set()
+    holder.join(timeout=30)
+    assert not errors, errors
+
+
 def test_predictions_tab_filters_items(browser_page, url, shots):
     page, errors = browser_page
     page.goto(f"{url}/browse?task=flores-en-zh")

@@ -105,11 +105,11 @@ def test_a_closed_connection_stops_the_generation(live, monkeypatch):
     assert seen[0]["new_tokens"] < 300 and time.time() - start < 6
     # the queue is free: the next request starts at once
     events = chat_events(live.url, {"prompt": "Hi", "models": ["tuned"], "max_new_tokens": 2})
-    assert events[0] == ("queued", {"ahead": 0})
+    assert events[0] == ("queued", {"position": 0, "wait_seconds": 0})
 
 
 def test_requests_queue_one_generation_at_a_time(live, monkeypatch):
-    """Two tabs: the second waits ("queued", 1 ahead) and starts only after the first is done."""
+    """Two tabs: the second waits (position 1) and starts only after the first is done."""
     import threading
 
     for model in live.app.state.models.values():  # ~20 ms a token, so the first request is still running
@@ -128,7 +128,8 @@ def test_requests_queue_one_generation_at_a_time(live, monkeypatch):
         time.sleep(0.01)
     ask("second", {"prompt": "Two", "models": ["tuned"], "max_new_tokens": 2})
     first.join(timeout=60)
-    assert results["second"][0] == ("queued", {"ahead": 1})
+    assert results["second"][0][0] == "queued" and results["second"][0][1]["position"] == 1
+    assert [data["position"] for name, data in results["second"] if name == "queued"] == [1, 0]
     assert results["first"][-1][0] == "end" and results["second"][-1][0] == "end"
 
 
@@ -250,3 +251,34 @@ def test_the_api_never_answers_with_a_traceback(live):
     response = httpx.post(f"{live.url}/api/chat", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and "Traceback" not in response.text
     assert json.loads(response.text)["error"]
+
+
+EXPECTED = ("expected a JSON object {prompt: str, input: str, models: [str] | null, sampling: bool, "
+            "temperature: number, top_p: number, max_new_tokens: int, seed: int | null}")
+
+
+@pytest.mark.parametrize("body, content_type, problem", [
+    (b"{not json", "application/json", "the body is not valid JSON (Expecting property name enclosed in double quotes "
+                                       "at line 1, column 2)"),
+    (b'{"prompt": "Hi",\n "seed": }', "application/json", "the body is not valid JSON (Expecting value at line 2, "
+                                                          "column 10)"),
+    (b'["Hi"]', "application/json", "the body is not a JSON object"),
+    (b"", "application/json", "the body is empty"),
+    (b'{"prompt": "Hi", "temprature": 1}', "application/json", "temprature: Extra inputs are not permitted"),
+    (b'{"prompt": "Hi"}', "application/x-www-form-urlencoded",  # curl -d without -H
+     "the body was sent as application/x-www-form-urlencoded, not as application/json"),
+])
+def test_a_body_that_is_not_the_request_says_what_was_expected(live, body, content_type, problem):
+    """Not only a character offset: the fields and their types, read from the request model itself."""
+    from lingalign.serve.app import ChatRequest
+
+    response = httpx.post(f"{live.url}/api/chat", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error.startswith(problem) and EXPECTED in error and "\n" not in error
+    assert all(f"{field}:" in error for field in ChatRequest.model_fields)
+
+
+def test_a_wrong_field_keeps_its_own_short_message(live):
+    response = httpx.post(f"{live.url}/api/chat", json={"prompt": 5})
+    assert response.status_code == 400 and response.json() == {"error": "prompt: Input should be a valid string"}

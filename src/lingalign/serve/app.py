@@ -2,7 +2,8 @@
 
     GET  /, /chat, /browse, /progress   the page (one HTML file; the path picks the tab)
     GET  /api/info                      run name, models and their prompt formats, limits
-    POST /api/chat                      a prompt -> server-sent events: queued, notice, start, token, done, error, end
+    POST /api/chat                      a prompt -> server-sent events: notice, queued (position), start, token,
+                                        done, error, end; or 503 with Retry-After when the queue is full
     GET  /api/tasks, /api/items         the predictions browser (items filtered and paged)
     GET  /api/progress                  steps of the run and the training loss chart so far
     GET  /report, /files/<path>         the run's HTML report and other files of the run folder
@@ -16,9 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+import types
+import typing
+from contextlib import aclosing
 from importlib import resources
 from typing import Optional
 
+import anyio
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -29,7 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from lingalign.errors import UserError
-from lingalign.serve.chat import MAX_INPUT_CHARS, MAX_MODELS, MAX_NEW_TOKENS, ChatModel, GenerationQueue, Settings, chat_events
+from lingalign.serve.chat import (DEFAULT_MAX_QUEUE, MAX_INPUT_CHARS, MAX_MODELS, MAX_NEW_TOKENS, ChatModel,
+                                  GenerationQueue, QueueFull, Settings, Ticket, chat_events)
 from lingalign.serve.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -50,14 +56,94 @@ class ChatRequest(BaseModel):
     seed: Optional[int] = Field(None, ge=0)
 
 
+def type_name(annotation) -> str:
+    """``Optional[list[str]]`` -> ``[str] | null``: a field's type as a JSON user would write it."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " | ".join("null" if arg is type(None) else type_name(arg) for arg in typing.get_args(annotation))
+    if typing.get_origin(annotation) is list:
+        return f"[{type_name(typing.get_args(annotation)[0])}]"
+    return {str: "str", bool: "bool", int: "int", float: "number"}.get(annotation, getattr(annotation, "__name__", "?"))
+
+
+def expected_body(model: type[BaseModel]) -> str:
+    """What a request body should look like, read from the model itself so the message cannot drift from it."""
+    fields = ", ".join(f"{name}: {type_name(field.annotation)}" for name, field in model.model_fields.items())
+    return f"expected a JSON object {{{fields}}} (only prompt is needed)"
+
+
+BODY_SHAPE_ERRORS = {"json_invalid", "model_attributes_type", "dict_type", "extra_forbidden", "missing"}
+
+
+def validation_message(exc: RequestValidationError, content_type: str = "application/json") -> str:
+    """One line for a refused request; when the body is not the expected object, say what the object is.
+
+    FastAPI alone says "JSON decode error" at a character offset, which tells a script writer nothing
+    about the fields; a wrong type or range of one field keeps pydantic's own message (it names the field).
+    """
+    problems, shape = [], False
+    for error in exc.errors():
+        loc = error.get("loc", ())
+        if error.get("type") == "json_invalid":
+            problems.append(f"the body is not valid JSON ({json_position(exc.body, loc[-1], error)})")
+        elif tuple(loc) == ("body",) and "json" not in content_type:  # curl -d sends a form unless told
+            sent = f"as {content_type}" if content_type else "without a Content-Type"
+            problems.append(f"the body was sent {sent}, not as application/json "
+                            "(curl: -H 'Content-Type: application/json')")
+        elif tuple(loc) == ("body",):
+            problems.append("the body is empty" if error.get("type") == "missing" else "the body is not a JSON object")
+        else:
+            where = ".".join(str(p) for p in loc if p not in ("body", "query"))
+            problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        shape = shape or (loc[:1] == ("body",) and error.get("type") in BODY_SHAPE_ERRORS)
+    return "; ".join(problems + ([expected_body(ChatRequest)] if shape else []))
+
+
+def json_position(document, offset, error: dict) -> str:
+    """``Expecting ',' delimiter at line 1, column 12``: where json.loads gave up, as an editor counts."""
+    reason = (error.get("ctx") or {}).get("error", "JSON decode error")
+    if not isinstance(document, str) or not isinstance(offset, int):
+        return reason
+    line = document.count("\n", 0, offset) + 1
+    column = offset - (document.rfind("\n", 0, offset) + 1) + 1
+    return f"{reason} at line {line}, column {column}"
+
+
+class QueuedEvents(EventSourceResponse):
+    """A chat's event stream, holding its place in the generation queue until the response ends.
+
+    However it ends (the answers done, the stop button, a closed tab, or a client gone before the first
+    byte, when the stream never starts), the stream is closed first, which stops its generation, and
+    only then is the place given up, so two generations never overlap and a place is never leaked.
+    """
+
+    def __init__(self, content, ticket: Ticket, **kwargs):
+        super().__init__(content, **kwargs)
+        self.ticket = ticket
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()
+            self.ticket.leave()
+
+
+def busy(exc: QueueFull) -> JSONResponse:
+    """The 503 of a full queue: a message with the retry time for people, Retry-After for scripts."""
+    return JSONResponse({"error": str(exc), "retry_after": exc.retry_after}, status_code=503,
+                        headers={"Retry-After": str(exc.retry_after)})
+
+
 def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailable: dict[str, str] | None = None,
-               allowed_hosts: list[str] | None = None) -> FastAPI:
-    """The app over a run folder (or None) and the loaded models; ``unavailable``: label -> why not loaded."""
+               allowed_hosts: list[str] | None = None, max_queue: int = DEFAULT_MAX_QUEUE) -> FastAPI:
+    """The app over a run folder (or None) and the loaded models; ``unavailable``: label -> why not loaded;
+    ``max_queue``: requests that may wait behind the one generating (more get 503)."""
     from lingalign.serve.browse import Predictions
 
     app = FastAPI(title="lingalign serve", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
-    queue = GenerationQueue()
+    queue = GenerationQueue(max_waiting=max_queue)
     app.state.queue, app.state.models = queue, models  # for tests and for anyone embedding the app
     predictions = Predictions(run) if run else None
     unavailable = dict(unavailable or {})
@@ -73,11 +159,8 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
-            problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
-        return JSONResponse({"error": "; ".join(problems)}, status_code=400)
+        message = validation_message(exc, request.headers.get("content-type", ""))
+        return JSONResponse({"error": message}, status_code=400)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError):
@@ -112,7 +195,8 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
             "report": bool(run and (run.root / "report.html").is_file()),
             "models": [m.info() for m in models.values()],
             "unavailable": [{"label": k, "reason": v} for k, v in unavailable.items()],
-            "limits": {"max_models": MAX_MODELS, "max_new_tokens": MAX_NEW_TOKENS, "max_input_chars": MAX_INPUT_CHARS},
+            "limits": {"max_models": MAX_MODELS, "max_new_tokens": MAX_NEW_TOKENS, "max_input_chars": MAX_INPUT_CHARS,
+                       "max_queue": queue.max_waiting},
         }
 
     # ---- chat ------------------------------------------------------------------------------------
@@ -133,18 +217,24 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
             raise HTTPException(400, f"at most {MAX_MODELS} models side by side, got {len(labels)}")
         settings = Settings(max_new_tokens=request.max_new_tokens, sampling=request.sampling,
                             temperature=request.temperature, top_p=request.top_p, seed=request.seed)
+        try:
+            ticket = queue.enter()  # before the response starts: a full queue is a 503, not a stream
+        except QueueFull as exc:
+            log.warning("chat request refused: %s", exc)
+            return busy(exc)
         events = chat_events([models[label] for label in dict.fromkeys(labels)], request.prompt, request.input,
-                             settings, queue)
+                             settings, ticket)
 
         async def stream():
             try:
-                async for name, data in events:
-                    yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
+                async with aclosing(events):  # closed with the response: its generation stops first
+                    async for name, data in events:
+                        yield format_sse_event(event=name, data_str=json.dumps(data, ensure_ascii=False))
             except Exception as exc:  # the response has started: report the failure as an event
                 log.exception("chat stream failed")
                 yield format_sse_event(event="error", data_str=json.dumps({"message": f"{type(exc).__name__}: {exc}"}))
 
-        return EventSourceResponse(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return QueuedEvents(stream(), ticket, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     # ---- predictions browser ---------------------------------------------------------------------
 

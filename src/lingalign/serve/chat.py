@@ -7,7 +7,9 @@ evaluate stage's :class:`~lingalign.evaluate.generate.HFGenerator` (same dtype c
 end-of-sequence ids, same one-line errors for a broken checkpoint).
 
 The machine has two cores, so generations never run side by side: a request waits its turn in
-:class:`GenerationQueue` (shared by every tab) and then streams its models one after the other.
+:class:`GenerationQueue` (shared by every tab), told its position as it moves up, and then streams its
+models one after the other. The queue is bounded: beyond ``max_waiting`` a request is refused at once
+with a retry time, rather than accepted and left waiting for minutes.
 ``model.generate`` runs in a worker thread and hands text to the request through transformers'
 ``AsyncTextIteratorStreamer``; a stop button or a closed tab cancels the request, which sets an
 event that a stopping criterion checks after every token, so the worker ends within one step.
@@ -17,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import statistics
 import threading
 import time
 from collections import deque
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import AsyncIterator
 
@@ -32,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_MODELS = 4          # columns on the page
 MAX_NEW_TOKENS = 512    # per answer: a CPU decodes ~10-30 tokens/s for a 135M model
 MAX_INPUT_CHARS = 8000  # prompt + input text kept from a request; the rest is cut, with a notice
+DEFAULT_MAX_QUEUE = 8   # requests waiting behind the one generating; more are refused (503) rather than left waiting
+FIRST_GUESS_SECONDS = 15  # how long a request takes, until one has finished (retry and wait estimates)
 CONTEXT_CAP = 4096      # tokens of prompt + answer, whatever larger window a model has (CPU time)
 
 
@@ -126,7 +133,8 @@ class ChatModel:
             streamer.end()  # release the reader
 
 
-def load_models(paths: dict[str, str], *, strict: set[str] = frozenset(), echo=print) -> tuple[dict[str, ChatModel], dict[str, str]]:
+def load_models(paths: dict[str, str], *, strict: set[str] = frozenset(),
+                echo=print) -> tuple[dict[str, ChatModel], dict[str, str]]:
     """Load every model once: ``(loaded, problems)``. A failure of a label in ``strict`` stops the command."""
     loaded, problems = {}, {}
     for label, path in paths.items():
@@ -151,13 +159,60 @@ def visible(text: str, stops: list[str]) -> str:
     return text[:len(text) - hold]
 
 
-class GenerationQueue:
-    """One generation at a time across every request; waiters are served in arrival order."""
+class QueueFull(Exception):
+    """No place left in the queue: the request is answered at once (503) instead of waiting minutes unseen."""
 
-    def __init__(self):
-        self._lock = asyncio.Lock()
-        self.waiting = 0
+    def __init__(self, waiting: int, max_waiting: int, retry_after: int):
+        most = "the most it lets wait" if waiting == max_waiting else f"more than the {max_waiting} it lets wait"
+        super().__init__(f"the server is busy: one request is generating and {waiting} waiting, {most} "
+                         f"(lingalign serve --max-queue {max_waiting}); retry in about {retry_after} s")
+        self.waiting, self.retry_after = waiting, retry_after
+
+
+class Ticket:
+    """One request's place in :class:`GenerationQueue`: position 0 generates, 1 is next, and so on."""
+
+    def __init__(self, queue: GenerationQueue):
+        self.queue = queue
+        self.turn_started: float | None = None  # when its turn came (for the queue's duration estimate)
+        self._moved = asyncio.Event()  # set whenever a request ahead of this one leaves
+
+    @property
+    def position(self) -> int:
+        """Requests to be served before this one starts (the one generating counts); -1 once it has left."""
+        line = self.queue.line
+        return line.index(self) if self in line else -1
+
+    async def turns(self) -> AsyncIterator[int]:
+        """This request's position now and after each move up; ends when its turn comes (position 0)."""
+        shown = None
+        while True:
+            self._moved.clear()  # before reading the position: a move while the caller handles it is not lost
+            position = self.position
+            if position != shown:
+                shown = position
+                yield position
+            if position <= 0:
+                return
+            await self._moved.wait()
+
+    def leave(self, finished: bool = False) -> None:
+        """Give up the place (idempotent); ``finished``: the request ran to its end, so its time is typical."""
+        self.queue.leave(self, finished)
+
+
+class GenerationQueue:
+    """One generation at a time across every request, in arrival order, with at most ``max_waiting`` waiting.
+
+    A request takes a :class:`Ticket` with :meth:`enter` before its response starts, so a full queue is
+    a 503 at once; the ticket follows the request to its end (done, stopped, or the client gone).
+    """
+
+    def __init__(self, max_waiting: int = DEFAULT_MAX_QUEUE):
+        self.max_waiting = max_waiting
+        self.line: list[Ticket] = []  # line[0] generates, the rest wait
         self.recent = deque(maxlen=50)  # the last generations: model, new tokens, seconds, cancelled
+        self.durations = deque(maxlen=20)  # seconds of the last requests that ran to their end
 
     def record(self, entry: dict) -> None:
         self.recent.append(entry)
@@ -165,17 +220,50 @@ class GenerationQueue:
                  " (cancelled)" if entry["cancelled"] else "")
 
     def ahead(self) -> int:
-        return self.waiting + int(self._lock.locked())
+        """Requests a new one would wait for (the one generating and those waiting)."""
+        return len(self.line)
 
-    async def __aenter__(self):
-        self.waiting += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self.waiting -= 1
+    @property
+    def waiting(self) -> int:
+        return max(0, len(self.line) - 1)
 
-    async def __aexit__(self, *exc):
-        self._lock.release()
+    def enter(self) -> Ticket:
+        """A place at the end of the line, or QueueFull. No await: the check and the taking are one step."""
+        if self.waiting >= self.max_waiting and self.line:
+            raise QueueFull(self.waiting, self.max_waiting, self.retry_after())
+        ticket = Ticket(self)
+        self.line.append(ticket)
+        if len(self.line) == 1:
+            ticket.turn_started = time.monotonic()
+        return ticket
+
+    def leave(self, ticket: Ticket, finished: bool = False) -> None:
+        """Remove ``ticket``; everyone behind it moves up one place (and the next one's turn may come)."""
+        if ticket not in self.line:
+            return
+        index = self.line.index(ticket)
+        self.line.pop(index)
+        now = time.monotonic()
+        if index == 0 and finished and ticket.turn_started is not None:
+            self.durations.append(now - ticket.turn_started)
+        if index == 0 and self.line:
+            self.line[0].turn_started = now
+        for behind in self.line[index:]:
+            behind._moved.set()
+
+    def typical_seconds(self) -> float:
+        """How long one request holds the queue: the median of the last ones that ran to their end."""
+        if not self.durations:
+            return FIRST_GUESS_SECONDS
+        return statistics.median(self.durations)
+
+    def retry_after(self) -> int:
+        """Seconds a refused request should wait: a place frees each time a request ends."""
+        return max(1, math.ceil(self.typical_seconds()))
+
+    def wait_seconds(self, position: int) -> int:
+        """A rough wait for a request at ``position``, for the page to show next to it."""
+        return math.ceil(position * self.typical_seconds())
 
 
 def cut_input(instruction: str, input: str) -> tuple[str, str, list[str]]:
@@ -192,16 +280,25 @@ def cut_input(instruction: str, input: str) -> tuple[str, str, list[str]]:
 
 
 async def chat_events(models: list[ChatModel], instruction: str, input: str, settings: Settings,
-                      queue: GenerationQueue) -> AsyncIterator[tuple[str, dict]]:
-    """``(event, data)`` pairs for one request: queued, notice, start, token..., done (per model), end."""
+                      ticket: Ticket) -> AsyncIterator[tuple[str, dict]]:
+    """``(event, data)`` pairs for one request: notice, queued (its position, again at each move up), then
+    start, token..., done per model, end. The caller took ``ticket`` and gives it up when the response ends,
+    however it ends; a request that runs to its end frees its place here, before its last event."""
     instruction, input, notices = cut_input(instruction, input)
     for notice in notices:
         yield "notice", {"message": notice}
-    yield "queued", {"ahead": queue.ahead()}
-    async with queue:
-        for model in models:
-            async for event in _answer(model, instruction, input, settings, queue):
+    queue = ticket.queue
+    async with aclosing(ticket.turns()) as turns:
+        async for position in turns:
+            yield "queued", {"position": position, "wait_seconds": queue.wait_seconds(position)}
+    if ticket.position != 0:  # cannot happen while the response holds the ticket; never generate out of turn
+        yield "error", {"message": "the request lost its place in the queue; send it again"}
+        return
+    for model in models:
+        async with aclosing(_answer(model, instruction, input, settings, queue)) as answers:
+            async for event in answers:
                 yield event
+    ticket.leave(finished=True)
     yield "end", {}
 
 

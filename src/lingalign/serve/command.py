@@ -22,6 +22,7 @@ import time
 from lingalign.errors import UserError
 
 DEFAULT_PORT = 7860
+DEFAULT_MAX_QUEUE = 8  # lingalign.serve.chat.DEFAULT_MAX_QUEUE, repeated so that --help needs no torch
 LABEL = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -34,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only; anything else is "
                              "reachable from the network and prints a warning)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--max-queue", type=int, default=DEFAULT_MAX_QUEUE, metavar="N",
+                        help="chat requests that may wait behind the one generating (default "
+                             f"{DEFAULT_MAX_QUEUE}); more are answered at once with 503 and a time to retry")
 
 
 def choose_models(run, specs: list[str]) -> tuple[dict[str, str], set[str], dict[str, str]]:
@@ -124,6 +129,9 @@ def main(args: argparse.Namespace) -> int:
     if run is None and not args.model:
         raise UserError("nothing to serve: give a run folder or models",
                         hint="lingalign serve runs/quickstart, or lingalign serve --model a=PATH --model b=PATH")
+    if args.max_queue < 0:
+        raise UserError(f"--max-queue {args.max_queue}: expected 0 or more (requests waiting behind the one "
+                        "generating; 0: refuse any request while one generates)")
     chosen, named, skipped = choose_models(run, args.model)
     check_model_paths(chosen, named)
     if run is not None and not chosen:
@@ -149,7 +157,7 @@ def main(args: argparse.Namespace) -> int:
         for label, reason in skipped.items():
             print(f"  {label}: not offered ({reason})", flush=True)
         app = create_app(run, loaded, unavailable={**skipped, **problems},
-                         allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"])
+                         allowed_hosts=LOOPBACK_HOSTS if loopback else ["*"], max_queue=args.max_queue)
         import uvicorn
 
         port = sock.getsockname()[1]

@@ -98,10 +98,36 @@ function setStatus(label, text, kind = "") {
   column.status.className = `status ${kind}`;
 }
 
+// The request's place in the server's queue: one line, rewritten each time it moves up, gone when its turn comes.
+function showQueuePosition(position, waitSeconds) {
+  let line = $("queue-status");
+  if (position <= 0) {  // its turn: the models start one after the other
+    if (line) line.remove();
+    return;
+  }
+  if (!line) {
+    line = el("div", { id: "queue-status" });
+    $("chat-notices").append(line);
+  }
+  const before = position === 1 ? "1 request is" : `${position} requests are`;
+  line.textContent = `In the queue: position ${position} (${before} served before yours; one generation runs at a ` +
+                     `time), about ${waitSeconds} s.`;
+  for (const label of Object.keys(columns)) setStatus(label, `queued: position ${position}`);
+}
+
+// A refused request (503 when the queue is full) or a bad one: the server's line, with the retry time if it has one.
+function showRefusal(response, data) {
+  const retry = response.headers.get("Retry-After");
+  let message = data.error || `${response.status} ${response.statusText}`;
+  if (response.status === 503 && retry && !message.includes(`${retry} s`)) message += ` (retry in ${retry} s)`;
+  $("columns").replaceChildren();
+  notice("chat-notices", message, true);
+}
+
 function handleEvent(name, data) {
   const column = columns[data.model];
-  if (name === "queued" && data.ahead > 0) {
-    notice("chat-notices", `Waiting for ${data.ahead} other request(s) to finish: one generation runs at a time.`);
+  if (name === "queued") {
+    showQueuePosition(data.position, data.wait_seconds);
   } else if (name === "notice") {
     notice("chat-notices", data.message);
   } else if (name === "start" && column) {
@@ -154,9 +180,7 @@ async function sendChat(event) {
     const response = await fetch("/api/chat", { method: "POST", headers: { "Content-Type": "application/json" },
                                                 body: JSON.stringify(body), signal: controller.signal });
     if (!response.ok) {
-      const data = await response.json().catch(() => ({ error: response.statusText }));
-      $("columns").replaceChildren();
-      notice("chat-notices", data.error, true);
+      showRefusal(response, await response.json().catch(() => ({})));
       return;
     }
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -173,6 +197,7 @@ async function sendChat(event) {
       }
     }
   } catch (error) {
+    if ($("queue-status")) $("queue-status").remove();
     if (error.name === "AbortError") {
       for (const [label, column] of Object.entries(columns)) {
         if (!column.status.textContent.startsWith("done")) setStatus(label, "stopped");

@@ -50,7 +50,7 @@ class Processes:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             from accelerate import PartialState
 
-            from lingalign.train.distributed import has_accelerator
+            from lingalign.runtime import has_accelerator
 
             self._state = PartialState(cpu=not has_accelerator())  # gloo on CPUs, NCCL on GPUs
             self.rank, self.world = self._state.process_index, self._state.num_processes

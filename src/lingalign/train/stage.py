@@ -18,7 +18,6 @@ from lingalign.artifacts import (hash_file, hash_obj, is_complete, read_json, re
                                  read_manifest, write_json, write_manifest, write_text)
 from lingalign.config import dump_yaml
 from lingalign.errors import UserError
-from lingalign.train.distributed import has_accelerator  # noqa: F401  (kept importable from here)
 from lingalign.provenance import provenance
 from lingalign.train.recipe import NON_RESULT_KEYS, TrainConfig
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lingalign.data.instructions import TRAIN_TEMPLATES, eval_instruction, oriented, train_instruction, translation_record
-from lingalign.data.languages import language_name, normalize_code
+from lingalign.data.instructions import TRAIN_TEMPLATES, oriented, train_instruction, translation_record
 from lingalign.errors import UserError
+from lingalign.languages import language_name, normalize_code
+from lingalign.prompting import eval_instruction
 
 
 @pytest.mark.parametrize("code,name", [("el", "Greek"), ("zh", "Chinese"), ("cmn_Hans", "Chinese"),

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from lingalign.artifacts import iter_jsonl
 from lingalign.errors import UserError, where
-from lingalign.data.languages import normalize_code
+from lingalign.languages import normalize_code
 
 
 def _require(path: Path) -> Path:

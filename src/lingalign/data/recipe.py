@@ -12,8 +12,8 @@ from typing import Literal, Optional, Union
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lingalign.config import Strict, load_recipe
-from lingalign.data.languages import normalize_code
 from lingalign.errors import UserError
+from lingalign.languages import normalize_code
 
 Direction = Literal["en-x", "x-en", "both"]
 

@@ -38,10 +38,10 @@ from lingalign.artifacts import (MANIFEST, append_jsonl, dumps_jsonl, hash_file,
                                  read_jsonl_tolerant, read_manifest, write_json, write_manifest)
 from lingalign.data import readers
 from lingalign.data.clean import text_length
-from lingalign.data.languages import normalize_code
 from lingalign.data.recipe import TranslateFilters, TranslateSpec
 from lingalign.data.segments import Segment, join_field, missing_tokens, pieces, split_field
 from lingalign.errors import UserError
+from lingalign.languages import normalize_code
 
 log = logging.getLogger(__name__)
 

@@ -89,8 +89,7 @@ class CausalTranslator:
     def __init__(self, path: str, src: str, tgt: str, *, backend: str, dtype: str, batch_size: int,
                  max_new_tokens: int, prompt_format: str, trust_remote_code: bool):
         from lingalign.evaluate.generate import make_generator
-        from lingalign.evaluate.instructions import eval_instruction
-        from lingalign.prompting import read_model_prompt_format, stop_strings
+        from lingalign.prompting import eval_instruction, read_model_prompt_format, stop_strings
 
         self.generator = make_generator(path, backend=backend, dtype=dtype, trust_remote_code=trust_remote_code)
         self.tokenizer = getattr(self.generator, "tokenizer", None)

@@ -186,7 +186,7 @@ def qa_task(name: str, path: Path, lang: str, question_lang: str | None = None) 
 
 def translation_task(name: str, src_path: Path, tgt_path: Path, src: str, tgt: str,
                      split: str | None = None) -> Task:
-    from lingalign.evaluate.instructions import eval_instruction
+    from lingalign.prompting import eval_instruction
 
     instruction = eval_instruction(src, tgt)
     examples = [Example(id=str(i), instruction=instruction, input=s, references=[t], source=s)

@@ -66,8 +66,9 @@ def main() -> None:
 
     import torch
 
-    from lingalign.evaluate.generate import HFGenerator, cut_at_stop
     from lingalign.evaluate.tasks import default_data_root, load_builtin
+    from lingalign.generation.hf_generator import HFGenerator
+    from lingalign.generation.stops import cut_at_stop
     from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
     from lingalign.prompting import build_prompt, stop_strings
 

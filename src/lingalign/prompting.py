@@ -75,8 +75,8 @@ def stop_strings(fmt: str) -> tuple[str, ...]:
 def eval_stop_strings(fmt: str) -> list[str]:
     """Where evaluation cuts a response: the template's stops, and for Alpaca any new ``### `` section.
 
-    The evaluate stage's runner builds the same list (results.json ``generation.stop_strings``);
-    the lm-eval export uses this one, and its test checks that the two agree."""
+    The evaluate stage's runner decodes with it (results.json ``generation.stop_strings``), the chat
+    server too, and the lm-eval export writes it into its task files."""
     return list(stop_strings(fmt)) + (["\n### "] if fmt == "alpaca" else [])
 
 

@@ -364,7 +364,7 @@ def translation_dir(plan: Plan, step: dict) -> Path:
 
 def model_identity(path: str) -> str:
     """A cheap identity of a base model (file names, sizes, times of a local folder; else the name)."""
-    from lingalign.evaluate.runner import model_fingerprint
+    from lingalign.generation.fingerprint import model_fingerprint
 
     return model_fingerprint(path)
 

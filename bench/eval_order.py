@@ -23,7 +23,7 @@ from pathlib import Path
 
 def prefilled_tokens(prompt_ids, order, batch_size: int, min_shared: int = 16) -> int:
     """Tokens run through the model when consecutive groups of ``order`` are prefilled as the decoder does."""
-    from lingalign.evaluate.rolling import prefix_runs
+    from lingalign.generation.rolling import prefix_runs
 
     total = 0
     for start in range(0, len(order), batch_size):
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=24)
     args = parser.parse_args()
 
-    from lingalign.evaluate.rolling import rolling_order
+    from lingalign.generation.rolling import rolling_order
     from lingalign.models import DEFAULT_MODEL, load_tokenizer, resolve_model
     from lingalign.prompting import build_prompt
     from lingalign.tasks.base import default_data_root

@@ -66,7 +66,8 @@ def main() -> None:
 
     import torch
 
-    from lingalign.evaluate.generate import HFGenerator, cut_at_stop
+    from lingalign.generation.hf_generator import HFGenerator
+    from lingalign.generation.stops import cut_at_stop
     from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
     from lingalign.prompting import build_prompt, stop_strings
     from lingalign.tasks.base import default_data_root

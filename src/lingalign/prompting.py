@@ -9,6 +9,11 @@ Two formats:
   as the single user turn. Right for instruct models that ship a template.
 
 The format used is recorded with every trained model and every score.
+
+The fixed instruction of translation prompts (:func:`eval_instruction`) lives here too: evaluation
+asks for every FLORES/NTREX translation with it, ``data translate`` asks a causal LM with it, and the
+training data's paraphrase pool (``data/instructions.py``) starts with it, so all three use the
+same words.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from typing import Literal
 
 from lingalign.errors import UserError
+from lingalign.languages import language_name
 
 PromptFormat = Literal["alpaca", "chat"]
 PROMPT_FORMATS: tuple[str, ...] = ("alpaca", "chat")
@@ -53,6 +59,15 @@ def build_prompt(instruction: str, input: str = "", fmt: str = "alpaca", tokeniz
     raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
 
 
+# The paper's evaluation template, with English language names ("from English to Chinese").
+EVAL_TEMPLATE = "Translate the following sentences from {src} to {tgt}."
+
+
+def eval_instruction(src_code: str, tgt_code: str) -> str:
+    """The one instruction used at evaluation: "Translate the following sentences from English to Chinese."."""
+    return EVAL_TEMPLATE.format(src=language_name(src_code), tgt=language_name(tgt_code))
+
+
 def stop_strings(fmt: str) -> tuple[str, ...]:
     return ALPACA_STOP_STRINGS if fmt == "alpaca" else ()
 
@@ -60,8 +75,8 @@ def stop_strings(fmt: str) -> tuple[str, ...]:
 def eval_stop_strings(fmt: str) -> list[str]:
     """Where evaluation cuts a response: the template's stops, and for Alpaca any new ``### `` section.
 
-    The evaluate stage's runner builds the same list (results.json ``generation.stop_strings``);
-    the lm-eval export uses this one, and its test checks that the two agree."""
+    The evaluate stage's runner decodes with it (results.json ``generation.stop_strings``), the chat
+    server too, and the lm-eval export writes it into its task files."""
     return list(stop_strings(fmt)) + (["\n### "] if fmt == "alpaca" else [])
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lingalign.data.instructions import TRAIN_TEMPLATES, eval_instruction, oriented, train_instruction, translation_record
-from lingalign.data.languages import language_name, normalize_code
+from lingalign.data.instructions import TRAIN_TEMPLATES, oriented, train_instruction, translation_record
 from lingalign.errors import UserError
+from lingalign.languages import language_name, normalize_code
+from lingalign.prompting import eval_instruction
 
 
 @pytest.mark.parametrize("code,name", [("el", "Greek"), ("zh", "Chinese"), ("cmn_Hans", "Chinese"),
@@ -55,6 +56,7 @@ def test_directions_put_the_right_side_in_the_output():
     assert oriented(("en", "zh"), "x-en") == [(1, 0)]
     assert oriented(("en", "zh"), "both") == [(0, 1), (1, 0)]
     record = translation_record("eng", "cmn_Hans", "Hello", "你好", seed=0)
-    assert (record["input"], record["output"], record["lang"], record["direction"]) == ("Hello", "你好", "zh", "en-zh")
+    assert (record["input"], record["output"], record["lang"], record["direction"]) == \
+        ("Hello", "你好", "zh", "en-zh")
     back = translation_record("zh", "en", "你好", "Hello", seed=0)
     assert (back["lang"], back["direction"], back["output"]) == ("zh", "zh-en", "Hello")

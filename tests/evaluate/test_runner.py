@@ -1,4 +1,4 @@
-"""End to end on the tiny model: results shape, resume, generation details, compare, CLI, loglik."""
+"""End to end on the tiny model: results shape, resume, prompt formats, choice sets, compare, CLI."""
 
 import json
 import logging
@@ -9,7 +9,7 @@ import pytest
 from lingalign import artifacts
 from lingalign.cli import main as cli_main
 from lingalign.evaluate import evaluate
-from lingalign.evaluate.generate import HFGenerator, cut_at_stop, length_sorted_batches
+from lingalign.generation.hf_generator import HFGenerator
 
 TASKS = "xquad-zh,flores-en-zh"
 FAST = dict(limit=6, batch_size=3, max_new_tokens=6, dtype="float32")
@@ -81,7 +81,8 @@ def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path,
     for task in ("xquad-zh", "flores-en-zh"):
         assert _predictions(resumed, task) == _predictions(out, task)
         # rewritten in item order: the same file as the uninterrupted run's
-        assert (resumed / "predictions" / f"{task}.jsonl").read_bytes() == (out / "predictions" / f"{task}.jsonl").read_bytes()
+        name = f"predictions/{task}.jsonl"
+        assert (resumed / name).read_bytes() == (out / name).read_bytes()
 
     generated.clear()
     evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)  # complete: nothing to generate
@@ -102,23 +103,6 @@ def test_changed_settings_start_over(fresh, tiny_model_dir, tmp_path, caplog):
     assert len(_predictions(target, "xquad-zh")) == 6
 
 
-def test_batched_left_padded_generation_equals_one_by_one(tiny_model_dir):
-    gen = HFGenerator(str(tiny_model_dir), dtype="float32")
-    prompts = ["Translate: hello world, this is a longer prompt", "Hi", "The news today is"]
-    batched = dict(pair for batch in gen.generate(prompts, max_new_tokens=8, batch_size=3) for pair in batch)
-    single = dict(pair for batch in gen.generate(prompts, max_new_tokens=8, batch_size=1) for pair in batch)
-    assert batched == single
-
-
-def test_prediction_is_cut_from_generated_ids_and_stop_strings(tiny_model_dir):
-    gen = HFGenerator(str(tiny_model_dir), dtype="float32")
-    prompt = "### Instruction:\nSay hi\n\n### Response:"
-    [[(_, text)]] = list(gen.generate([prompt], max_new_tokens=10, batch_size=1))
-    assert not text.startswith("### Instruction")  # the prompt is never part of the prediction
-    assert cut_at_stop(" Paris.\n### Instruction: more", ["### Instruction:", "\n### "]) == "Paris."
-    assert length_sorted_batches([3, 9, 5, 9], 2) == [[1, 3], [2, 0]]
-
-
 def test_chat_format_and_model_recorded_format(tiny_model_dir, tmp_path):
     results = evaluate(str(tiny_model_dir), "xquad-en", tmp_path / "chat", prompt_format="chat",
                        **{**FAST, "limit": 2})
@@ -132,28 +116,6 @@ def test_chat_format_and_model_recorded_format(tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, model)
     write_model_info(model, "chat")
     assert evaluate(str(model), "xquad-en", tmp_path / "m", **{**FAST, "limit": 1})["prompt_format"] == "chat"
-
-
-def test_loglik_scores_only_option_tokens(tiny_model_dir):
-    import torch
-
-    from lingalign.evaluate.loglik import option_logprobs
-    from lingalign.models import load_model, load_tokenizer
-
-    tok, model = load_tokenizer(str(tiny_model_dir)), load_model(str(tiny_model_dir))
-    prompt, options = "The sky is", [" blue", " green grass"]
-    got = option_logprobs(model, tok, prompt, options, reduce="sum")
-    prompt_ids = tok(prompt)["input_ids"]
-    for option, value in zip(options, got):
-        option_ids = tok(option, add_special_tokens=False)["input_ids"]
-        by_hand = 0.0
-        for j, target in enumerate(option_ids):  # one forward pass per option token
-            with torch.no_grad():
-                logits = model(input_ids=torch.tensor([prompt_ids + option_ids[:j]])).logits[0, -1]
-            by_hand += torch.log_softmax(logits.double(), -1)[target].item()
-        assert value == pytest.approx(by_hand, abs=1e-4)
-    mean = option_logprobs(model, tok, prompt, options, reduce="mean")
-    assert mean[1] == pytest.approx(got[1] / len(tok(options[1], add_special_tokens=False)["input_ids"]))
 
 
 def test_recipe_sets_and_choice_task(tiny_model_dir, tmp_path, capsys):
@@ -229,7 +191,8 @@ def test_mgsm_and_xcopa_end_to_end(tiny_model_dir, tmp_path):
     preds = artifacts.read_jsonl_tolerant(out / "predictions/mgsm-zh.jsonl")
     from lingalign.metrics.math_answers import is_correct
 
-    assert mgsm["metrics"]["accuracy"]["value"] == 25 * sum(is_correct(p["prediction"], p["references"][0]) for p in preds)
+    correct = sum(is_correct(p["prediction"], p["references"][0]) for p in preds)
+    assert mgsm["metrics"]["accuracy"]["value"] == 25 * correct
     assert preds[0]["references"] == ["18"] and "只给出最终答案" in preds[0]["prompt"]
     choices = artifacts.read_jsonl_tolerant(out / "predictions/xcopa-zh.jsonl")
     assert all(p["prediction"] == max(range(2), key=lambda i: p["scores"][i]) for p in choices)

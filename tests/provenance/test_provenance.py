@@ -59,7 +59,7 @@ def test_evaluation_auto_dtype_follows_the_device_that_decodes(x86_cpu, monkeypa
     """An AVX2 host with a bf16 GPU: the hf backend decodes on the GPU, so auto means bf16 there."""
     import torch
 
-    from lingalign.evaluate.generate import resolve_dtype
+    from lingalign.generation.dtype import resolve_dtype
 
     x86_cpu()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -81,7 +81,7 @@ def test_training_and_evaluation_share_the_rule(x86_cpu):
     """Before, evaluation asked oneDNN (true on any AVX-512 CPU) and training asked for AVX512-BF16/AMX."""
     from types import SimpleNamespace
 
-    from lingalign.evaluate.generate import resolve_dtype
+    from lingalign.generation.dtype import resolve_dtype
     from lingalign.train.stage import resolve_precision
 
     accelerator = SimpleNamespace(device=torch.device("cpu"))
@@ -129,7 +129,8 @@ def test_describe_and_differences():
     assert provenance.differences(provenance.key_facts(avx2), provenance.key_facts(avx2)) == []
     trained_elsewhere = {**avx2, "precision": {"train": "bf16", "eval": "fp32"},
                          "trained_on": {"precision": "bf16", "cpu_kind": "AMX-BF16 (native bf16)"}}
-    assert provenance.describe(trained_elsewhere).startswith("train bf16 (on AMX-BF16 (native bf16)), eval fp32 · AVX2")
+    assert provenance.describe(trained_elsewhere).startswith(
+        "train bf16 (on AMX-BF16 (native bf16)), eval fp32 · AVX2")
     assert "training CPU kind" not in " ".join(provenance.differences(
         provenance.key_facts(avx2), provenance.key_facts(trained_elsewhere)))  # avx2 has no training stage
     # A result written before provenance existed: its generation dtype is all there is.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,16 +24,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from lingalign.runtime import free_port
 from lingalign.train import train
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 COMMON = {"max_steps": 4, "micro_batch_size": 1, "packing": False, "checkpoint_every": 2}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_recipe(tmp_path, tiny_config, tiny_model_dir, accumulation: int = 1) -> Path:

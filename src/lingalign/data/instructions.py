@@ -1,17 +1,16 @@
 """Translation pairs as instruction records, and the instruction wording used for them.
 
 Training rotates through a pool of paraphrases so the model learns the task rather than one
-sentence; evaluation always uses the single fixed instruction ``eval_instruction``, which is also
-the pool's first entry. The paraphrase a pair gets is a seeded hash of the pair's text, so it does
-not shift when other lines are filtered out (the reference code keyed it on raw line numbers).
+sentence; evaluation always uses the single fixed instruction :func:`lingalign.prompting.eval_instruction`,
+which is also the pool's first entry. The paraphrase a pair gets is a seeded hash of the pair's text,
+so it does not shift when other lines are filtered out (the reference code keyed it on raw line numbers).
 """
 
 from __future__ import annotations
 
 from lingalign.data.hashing import seeded_hash
-from lingalign.data.languages import language_name, normalize_code
-
-EVAL_TEMPLATE = "Translate the following sentences from {src} to {tgt}."
+from lingalign.languages import language_name, normalize_code
+from lingalign.prompting import EVAL_TEMPLATE
 
 # Written for lingalign. About half name only the target language, as a user often would.
 TRAIN_TEMPLATES = (
@@ -48,11 +47,6 @@ TRAIN_TEMPLATES = (
     "Your task: translate the input into {tgt}.",
     "Translate the sentences below, writing the result in {tgt}.",
 )
-
-
-def eval_instruction(src_code: str, tgt_code: str) -> str:
-    """The one instruction used at evaluation: "Translate the following sentences from English to Chinese."."""
-    return EVAL_TEMPLATE.format(src=language_name(src_code), tgt=language_name(tgt_code))
 
 
 def train_instruction(src_code: str, tgt_code: str, src_text: str, tgt_text: str, seed: int) -> str:

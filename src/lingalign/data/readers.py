@@ -15,7 +15,7 @@ from typing import Iterator
 
 from lingalign.artifacts import iter_jsonl
 from lingalign.errors import UserError, where
-from lingalign.data.languages import normalize_code
+from lingalign.languages import normalize_code
 
 
 def _require(path: Path) -> Path:
@@ -29,7 +29,8 @@ def _require(path: Path) -> Path:
 
 
 def _open_bytes(path: Path):
-    """A file for reading bytes; ``.gz`` files (WikiMatrix ships as ``WikiMatrix.en-el.tsv.gz``) are unpacked on the fly."""
+    """A file for reading bytes; ``.gz`` files (WikiMatrix ships as ``WikiMatrix.en-el.tsv.gz``) are unpacked
+    on the fly."""
     if path.suffix == ".gz":
         import gzip
 

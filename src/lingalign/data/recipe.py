@@ -12,8 +12,8 @@ from typing import Literal, Optional, Union
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lingalign.config import Strict, load_recipe
-from lingalign.data.languages import normalize_code
 from lingalign.errors import UserError
+from lingalign.languages import normalize_code
 
 Direction = Literal["en-x", "x-en", "both"]
 
@@ -46,7 +46,8 @@ class TranslateFilters(Strict):
     """Checks on every translated field; a record with any failing field is dropped whole (counted by reason)."""
 
     langid: bool = Field(True, description="drop a field not detected as the target language (py3langid)")
-    langid_min_letters: int = Field(12, ge=1, description="shorter translations are not language-checked (too unreliable)")
+    langid_min_letters: int = Field(12, ge=1,
+                                    description="shorter translations are not language-checked (too unreliable)")
     max_length_ratio: Optional[float] = Field(
         4.0, gt=1, description="drop a field whose translated prose is this many times longer or shorter "
                                "(characters, East Asian wide ones counting 3)")
@@ -66,7 +67,8 @@ class TranslateSpec(Strict):
     chunk_size: int = Field(16, ge=1, description="records translated together and appended as one unit")
     batch_size: int = Field(16, ge=1, description="pieces per generation batch")
     max_new_tokens: int = Field(256, ge=1, description="ceiling per piece (a piece's own budget is 4x its length + 16)")
-    max_piece_tokens: int = Field(200, ge=8, description="longer lines are cut at sentence ends (capped by the model's limit)")
+    max_piece_tokens: int = Field(200, ge=8,
+                                  description="longer lines are cut at sentence ends (capped by the model's limit)")
     backend: Literal["hf", "vllm"] = "hf"
     dtype: str = "auto"
     prompt_format: Literal["auto", "alpaca", "chat"] = Field(
@@ -120,7 +122,8 @@ class Source(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "Source":
         if (self.path is None) == (self.paths is None):
-            raise ValueError(f"source '{self.name}': give exactly one of path (a file, prefix or folder) or paths (two files)")
+            raise ValueError(f"source '{self.name}': give exactly one of path (a file, prefix or folder) "
+                             "or paths (two files)")
         if self.count is not None and self.weight is not None:
             raise ValueError(f"source '{self.name}': give count or weight, not both")
         formats = {"bitext": ("auto", "moses", "tsv", "wikimatrix", "jsonl", "flores"),
@@ -133,7 +136,8 @@ class Source(Strict):
                 raise ValueError(f"source '{self.name}': fields, lang and translate are for instructions; "
                                  "bitext uses languages")
             if self.min_score is not None and self.format != "wikimatrix":
-                raise ValueError(f"source '{self.name}': min_score is for format: wikimatrix (score<TAB>source<TAB>target)")
+                raise ValueError(f"source '{self.name}': min_score is for format: wikimatrix "
+                                 "(score<TAB>source<TAB>target)")
             if not self.languages:
                 raise ValueError(f"source '{self.name}': bitext needs languages: [source_code, target_code]")
             for code in self.languages:

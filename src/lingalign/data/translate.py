@@ -36,12 +36,16 @@ from typing import Iterator
 from lingalign import langid
 from lingalign.artifacts import (MANIFEST, append_jsonl, dumps_jsonl, hash_file, hash_obj, hash_path, read_json,
                                  read_jsonl_tolerant, read_manifest, write_json, write_manifest)
+from lingalign.config import model_ref
 from lingalign.data import readers
 from lingalign.data.clean import text_length
-from lingalign.data.languages import normalize_code
 from lingalign.data.recipe import TranslateFilters, TranslateSpec
 from lingalign.data.segments import Segment, join_field, missing_tokens, pieces, split_field
+from lingalign.data.translators import load_translator
 from lingalign.errors import UserError
+from lingalign.generation.fingerprint import model_fingerprint
+from lingalign.languages import normalize_code
+from lingalign.models import resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +59,13 @@ REASONS = ("empty_source", "empty", "untranslated", "length_ratio", "truncated",
 
 def translation_fingerprint(path: Path, fmt: str, fields: dict[str, str], target: str, spec: TranslateSpec) -> str:
     """What decides the output: input bytes, field mapping, target, every setting and the model's files."""
-    from lingalign.evaluate.runner import model_fingerprint
-    from lingalign.models import resolve_model
-
     return hash_obj({"input": hash_path(path), "format": fmt, "fields": fields, "target": normalize_code(target),
                      "spec": spec.model_dump(mode="json"), "model": model_fingerprint(resolve_model(spec.model)),
                      "version": FORMAT_VERSION})
 
 
 def source_translation(source, fmt: str, path: Path, recipe_dir) -> tuple[TranslateSpec, str]:
-    """A recipe source's ``translate:`` block with its model resolved against the recipe's folder, and its fingerprint."""
-    from lingalign.config import model_ref
-
+    """A recipe source's ``translate:`` block, its model resolved against the recipe's folder; and its fingerprint."""
     spec = source.translate.model_copy(update={"model": model_ref(source.translate.model, recipe_dir)})
     return spec, translation_fingerprint(path, fmt, source.fields, source.lang, spec)
 
@@ -100,8 +99,6 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
     if not force and manifest and manifest.get("fingerprint") == fingerprint and (out_dir / TRANSLATED_FILE).exists():
         log.info("%s already holds this translation (fingerprint %s)", out_dir, fingerprint)
         return manifest
-
-    from lingalign.data.translators import load_translator
 
     # the model first: a missing model, one that cannot generate or lacks the target's code fails
     # here, before anything is written
@@ -162,8 +159,6 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
 
 
 def translator_path(model: str) -> str:
-    from lingalign.models import resolve_model
-
     return resolve_model(model)
 
 

@@ -1,15 +1,15 @@
 """Translation models for ``lingalign data translate``: a seq2seq MT model, or a causal LM with a prompt.
 
 * **Sequence-to-sequence** (Marian, NLLB, M2M-100, mBART-50: ``config.is_encoder_decoder``):
-  ``model.generate`` over batches of similar length (``length_sorted_batches`` of the evaluation
-  stage), greedy. Each family names languages its own way, worked out in :func:`language_codes`:
+  ``model.generate`` over batches of similar length (``length_sorted_batches`` of the generation
+  layer), greedy. Each family names languages its own way, worked out in :func:`language_codes`:
   NLLB by a FLORES-200 code forced as the first target token (``ell_Grek``), M2M-100 by
   ``get_lang_id("el")``, mBART-50 by ``el_GR``-style codes, multi-target Marian models by a
   ``>>ell<<`` prefix on the source; a one-pair Marian model needs nothing.
-* **Causal LM** (the default model, any HF folder, a lingalign-trained model): the evaluation
-  stage's translation instruction ("Translate the following sentences from English to Greek.")
-  in the model's prompt format, decoded by the evaluation stage's generator (rolling batch,
-  length sorting; ``backend="vllm"`` where vLLM is installed). The answer's first line is kept:
+* **Causal LM** (the default model, any HF folder, a lingalign-trained model): evaluation's fixed
+  translation instruction ("Translate the following sentences from English to Greek.") in the
+  model's prompt format, decoded by the generation layer's generator, as evaluation decodes (rolling
+  batch, length sorting; ``backend="vllm"`` where vLLM is installed). The answer's first line is kept:
   a piece never holds a line break, so anything after one is the model talking about its answer.
 
 Both are greedy, so a translation depends only on the text and on the other texts of its batch
@@ -22,6 +22,11 @@ import logging
 from typing import Sequence
 
 from lingalign.errors import UserError
+from lingalign.generation.backends import make_generator
+from lingalign.generation.batching import length_sorted_batches
+from lingalign.generation.dtype import resolve_dtype
+from lingalign.models import load_tokenizer, resolve_model, torch_dtype
+from lingalign.prompting import build_prompt, eval_instruction, read_model_prompt_format, stop_strings
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +37,12 @@ def load_translator(model: str, src: str, tgt: str, *, backend: str = "hf", dtyp
                     batch_size: int = 16, max_new_tokens: int = 256, prompt_format: str = "auto",
                     target_code: str | None = None, trust_remote_code: bool = False):
     """The translator for ``model`` (a folder, alias or hub id), checked by translating one word."""
-    from lingalign.models import resolve_model
-
     path = resolve_model(model)
     config = _config(path, model, trust_remote_code)
     if getattr(config, "is_encoder_decoder", False):
         if backend != "hf":
-            raise UserError(f"{model}: a sequence-to-sequence model runs on the hf backend only", hint="use --backend hf")
+            raise UserError(f"{model}: a sequence-to-sequence model runs on the hf backend only",
+                            hint="use --backend hf")
         translator = Seq2SeqTranslator(path, src, tgt, dtype=dtype, batch_size=batch_size,
                                        max_new_tokens=max_new_tokens, target_code=target_code,
                                        trust_remote_code=trust_remote_code)
@@ -82,21 +86,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 class CausalTranslator:
-    """A causal LM asked to translate, one piece per prompt, through the evaluation stage's generator."""
+    """A causal LM asked to translate, one piece per prompt, through the generation layer's generator."""
 
     kind = "causal"
 
     def __init__(self, path: str, src: str, tgt: str, *, backend: str, dtype: str, batch_size: int,
                  max_new_tokens: int, prompt_format: str, trust_remote_code: bool):
-        from lingalign.evaluate.generate import make_generator
-        from lingalign.evaluate.instructions import eval_instruction
-        from lingalign.prompting import read_model_prompt_format, stop_strings
-
         self.generator = make_generator(path, backend=backend, dtype=dtype, trust_remote_code=trust_remote_code)
         self.tokenizer = getattr(self.generator, "tokenizer", None)
         if self.tokenizer is None:  # vLLM keeps its own; ours only counts tokens and builds chat prompts
-            from lingalign.models import load_tokenizer
-
             self.tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code, padding_side="left")
         if prompt_format == "auto":  # a lingalign-trained model's own format, else chat for instruct models
             prompt_format = read_model_prompt_format(path) or (
@@ -121,8 +119,6 @@ class CausalTranslator:
         one budget are decoded together: a short piece whose answer loops stops early instead of
         running to the budget of the longest piece.
         """
-        from lingalign.prompting import build_prompt
-
         tokenizer = self.tokenizer if self.prompt_format == "chat" else None
         prompts = [build_prompt(self.instruction, text, self.prompt_format, tokenizer) for text in texts]
         groups: dict[int, list[int]] = {}
@@ -162,9 +158,6 @@ class Seq2SeqTranslator:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        from lingalign.evaluate.generate import resolve_dtype
-        from lingalign.models import torch_dtype
-
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
             self.model = AutoModelForSeq2SeqLM.from_pretrained(
@@ -185,12 +178,11 @@ class Seq2SeqTranslator:
 
     def translate(self, texts: Sequence[str]) -> list[tuple[str, bool]]:
         """``(translation, truncated)`` per text, as :meth:`CausalTranslator.translate`."""
-        from lingalign.evaluate.generate import length_sorted_batches
-
         prefix = self.codes.get("prefix", "")
         inputs = [prefix + text for text in texts]
         out: list[tuple[str, bool]] = [("", False)] * len(texts)
-        kwargs = {"forced_bos_token_id": self.codes["forced_bos_token_id"]} if "forced_bos_token_id" in self.codes else {}
+        kwargs = ({"forced_bos_token_id": self.codes["forced_bos_token_id"]}
+                  if "forced_bos_token_id" in self.codes else {})
         pad = self.tokenizer.pad_token_id
         for batch in length_sorted_batches(self.count_tokens(inputs), self.batch_size):
             encoded = self.tokenizer([inputs[i] for i in batch], return_tensors="pt", padding=True, truncation=True,
@@ -240,7 +232,8 @@ def language_codes(tokenizer, src: str, tgt: str, target_code: str | None = None
 
 def _forced(code: str, vocab: dict, family: str) -> dict:
     if code not in vocab:
-        raise UserError(f"this {family} model has no language code {code!r}", hint="give the model's code with --target-code")
+        raise UserError(f"this {family} model has no language code {code!r}",
+                        hint="give the model's code with --target-code")
     return {"forced_bos_token_id": vocab[code], "target_code": code}
 
 

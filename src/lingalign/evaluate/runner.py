@@ -8,7 +8,7 @@ decodes only the units with predictions missing, so a killed evaluation resumes 
 and raising ``--limit`` decodes the extra items (and the one unit they may share with stored ones).
 A different fingerprint discards the old predictions with a warning. At the end of a task the file
 is rewritten in the task's item order. Under ``torchrun`` / ``accelerate launch`` the units are
-shared out over the processes and merged into the same file (:mod:`lingalign.evaluate.processes`).
+shared out over the processes and merged into the same file (:mod:`lingalign.generation.work_units`).
 """
 
 from __future__ import annotations
@@ -21,20 +21,17 @@ from lingalign import artifacts
 from lingalign.errors import UserError
 from lingalign.tasks.base import Task, default_data_root
 from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
+from lingalign.generation.backends import make_generator
+from lingalign.generation.dtype import resolve_dtype
+from lingalign.generation.fingerprint import model_fingerprint
+from lingalign.generation.loglik import choose, option_logprobs
+from lingalign.generation.progress import DecodeProgress
+from lingalign.generation.work_units import UNIT_BATCHES, Processes, part_files, part_path, work_units, write_in_order
+from lingalign.runtime import default_device
 
 log = logging.getLogger(__name__)
 
 STAGE = "evaluate"
-
-
-def model_fingerprint(path: str) -> str:
-    """Cheap identity of a model: its files' names, sizes and modification times (or a hub id)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return path
-    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()
-                   if p.is_file() and p.suffix in (".json", ".safetensors", ".bin", ".model", ".txt"))
-    return artifacts.hash_obj([str(folder.resolve()), files])
 
 
 def task_data_fingerprint(task: Task) -> str:
@@ -64,8 +61,6 @@ def resolve_tasks(names: Sequence[str | Task], root: Path, split: str, user_sets
 def _load_done(preds: Path, settings_path: Path, fingerprint: str) -> dict[str, dict]:
     """Predictions already made with these exact settings, by example id (with those of
     ``predictions/.parts/``, left by a multi-process run that stopped before merging)."""
-    from lingalign.evaluate.processes import part_files
-
     files = ([preds] if preds.exists() else []) + part_files(preds)
     if not files:
         return {}
@@ -115,9 +110,8 @@ def evaluate(
 ) -> dict:
     """Evaluate ``model`` on ``tasks`` and write ``out_dir/results.json``; returns the results dict."""
     from lingalign.evaluate import scoring
-    from lingalign.evaluate.generate import resolve_dtype
     from lingalign.models import resolve_model
-    from lingalign.prompting import PROMPT_FORMATS, read_model_prompt_format, stop_strings
+    from lingalign.prompting import PROMPT_FORMATS, eval_stop_strings, read_model_prompt_format
     from lingalign.provenance import for_evaluation
     from lingalign.result_files import merge_results
     from lingalign.tasks.qa import PROMPT_VERSION
@@ -139,11 +133,8 @@ def evaluate(
     fmt = prompt_format or read_model_prompt_format(model_path) or "alpaca"
     if fmt not in PROMPT_FORMATS:
         raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
-    stops = list(stop_strings(fmt)) + (["\n### "] if fmt == "alpaca" else [])  # any new Alpaca section
+    stops = eval_stop_strings(fmt)  # the template's, and any new Alpaca section
     spm_path = scoring.spm_for(spm_model)
-
-    from lingalign.evaluate.generate import default_device
-    from lingalign.evaluate.processes import Processes
 
     procs = Processes()  # one process, or one of several started by torchrun / accelerate launch
     if procs.world > 1 and backend == "vllm":
@@ -205,8 +196,6 @@ class _Runtime:
     @property
     def generator(self):
         if self._generator is None:
-            from lingalign.evaluate.generate import make_generator
-
             self._generator = make_generator(self.model_path, backend=self.backend, dtype=self.dtype,
                                              trust_remote_code=self.trust, device=self._device)
         return self._generator
@@ -237,10 +226,8 @@ def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Ru
     """Predictions for ``selected`` examples, decoding only the work units with some not stored.
 
     With several processes (``procs``), each decodes its share of the units and rank 0 merges;
-    other ranks return an empty list. See :mod:`lingalign.evaluate.processes`.
+    other ranks return an empty list. See :mod:`lingalign.generation.work_units`.
     """
-    from lingalign.evaluate.processes import UNIT_BATCHES, Processes, part_path, work_units, write_in_order
-
     procs = procs or Processes()
     preds_path = out_dir / "predictions" / f"{task.name}.jsonl"
     settings_path = out_dir / "predictions" / f"{task.name}.settings.json"
@@ -261,14 +248,8 @@ def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Ru
         total = sum(len(unit) for unit in todo)
         log.info("%s%s: %d to generate: %d items in %d unit(s) of up to %d", task.name, who, missing, total,
                  len(todo), batch_size * UNIT_BATCHES)
-        decoded = 0
-
-        def progress(count: int) -> None:  # a line per batch: a unit takes minutes on a CPU
-            nonlocal decoded
-            step = batch_size if task.kind != "choice" else 8 * batch_size  # choice items come one by one
-            if (decoded + count) // step > decoded // step or decoded + count == total:
-                log.info("%s%s: %d/%d decoded", task.name, who, decoded + count, total)
-            decoded += count
+        step = batch_size if task.kind != "choice" else 8 * batch_size  # choice items come one by one
+        progress = DecodeProgress(f"{task.name}{who}", total, step, log)  # a line per batch
 
         for number, unit in enumerate(todo, 1):
             records = _decode_unit(task, unit, runtime, fmt, stops, max_new, batch_size, progress)
@@ -316,8 +297,6 @@ def _decode_unit(task: Task, unit, runtime: _Runtime, fmt: str, stops: list[str]
 
 
 def _score_choices(runtime: _Runtime, examples, prompts, fmt: str, reduce: str):
-    from lingalign.evaluate.loglik import choose, option_logprobs
-
     generator = runtime.generator
     if not hasattr(generator, "model"):
         raise UserError("multiple-choice (log-likelihood) sets need --backend hf")

@@ -3,8 +3,8 @@
 Each model is prompted as it was trained and evaluated: its folder's ``lingalign_model.json``
 names the prompt format (``alpaca`` when it names none, as ``lingalign eval`` does), and the
 Alpaca stop strings end an answer where the model starts a new section. Loading goes through the
-evaluate stage's :class:`~lingalign.evaluate.generate.HFGenerator` (same dtype choice, same
-end-of-sequence ids, same one-line errors for a broken checkpoint).
+generation layer's :class:`~lingalign.generation.hf_generator.HFGenerator`, as evaluation's does (same
+dtype choice, same end-of-sequence ids, same one-line errors for a broken checkpoint).
 
 The machine has two cores, so generations never run side by side: a request waits its turn in
 :class:`GenerationQueue` (shared by every tab), told its position as it moves up, and then streams its
@@ -31,6 +31,11 @@ from typing import AsyncIterator
 import anyio
 
 from lingalign.errors import UserError
+from lingalign.generation.hf_generator import HFGenerator
+from lingalign.generation.stops import cut_at_stop
+from lingalign.langid import detect_with_score
+from lingalign.models import resolve_model
+from lingalign.prompting import build_prompt, eval_stop_strings, read_model_prompt_format
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +62,12 @@ class ChatModel:
     """One loaded model with its tokenizer, prompt format and stop strings."""
 
     def __init__(self, label: str, path: str):
-        from lingalign.evaluate.generate import HFGenerator
-        from lingalign.models import resolve_model
-        from lingalign.prompting import read_model_prompt_format, stop_strings
-
         self.label, self.path = label, path
         resolved = resolve_model(path)
         self.prompt_format = read_model_prompt_format(resolved) or "alpaca"  # as lingalign eval decides it
         generator = HFGenerator(resolved)  # trust_remote_code stays False: no code from model folders runs
         self.model, self.tokenizer, self.eos_ids = generator.model, generator.tokenizer, generator.eos_ids
-        # The stop strings evaluate() uses: the template's, plus any new Alpaca section.
-        self.stops = list(stop_strings(self.prompt_format)) + (["\n### "] if self.prompt_format == "alpaca" else [])
+        self.stops = eval_stop_strings(self.prompt_format)  # evaluate()'s: the template's, any new Alpaca section
         window = getattr(self.model.config, "max_position_embeddings", None) or CONTEXT_CAP
         self.context = min(int(window), CONTEXT_CAP)
 
@@ -76,8 +76,6 @@ class ChatModel:
 
     def prompt_ids(self, instruction: str, input: str, max_new_tokens: int) -> tuple[list[int], list[str]]:
         """Token ids of the prompt, and notices; the user's text is cut to fit the model's context."""
-        from lingalign.prompting import build_prompt
-
         notices = []
         special = self.prompt_format != "chat"  # a chat template writes its own special tokens
         tokenize = lambda text: self.tokenizer(text, add_special_tokens=special)["input_ids"]  # noqa: E731
@@ -305,9 +303,6 @@ async def chat_events(models: list[ChatModel], instruction: str, input: str, set
 async def _answer(model: ChatModel, instruction: str, input: str, settings: Settings,
                   queue: GenerationQueue) -> AsyncIterator[tuple[str, dict]]:
     from transformers import AsyncTextIteratorStreamer
-
-    from lingalign.evaluate.generate import cut_at_stop
-    from lingalign.langid import detect_with_score
 
     try:
         ids, notices = model.prompt_ids(instruction, input, settings.max_new_tokens)

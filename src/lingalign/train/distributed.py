@@ -24,17 +24,11 @@ import importlib.util
 import os
 
 from lingalign.errors import UserError
+from lingalign.runtime import has_accelerator
 
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "false").lower() == "true"
-
-
-def has_accelerator() -> bool:
-    import torch
-
-    xpu = getattr(torch, "xpu", None)
-    return torch.cuda.is_available() or torch.backends.mps.is_available() or bool(xpu and xpu.is_available())
 
 
 def make_accelerator():

@@ -18,7 +18,6 @@ from lingalign.artifacts import (hash_file, hash_obj, is_complete, read_json, re
                                  read_manifest, write_json, write_manifest, write_text)
 from lingalign.config import dump_yaml
 from lingalign.errors import UserError
-from lingalign.train.distributed import has_accelerator  # noqa: F401  (kept importable from here)
 from lingalign.provenance import provenance
 from lingalign.train.recipe import NON_RESULT_KEYS, TrainConfig
 
@@ -56,7 +55,8 @@ def prepare_output(out: Path, work: Path, fp: str, *, resume: bool, force: bool)
             raise UserError(f"{out}: holds the output of a different training run",
                             hint="choose another -o folder, or pass --force to replace it")
         if any(out.iterdir()):
-            raise UserError(f"{out}: exists and is not a lingalign model folder", hint="choose another -o folder or --force")
+            raise UserError(f"{out}: exists and is not a lingalign model folder",
+                            hint="choose another -o folder or --force")
     run_file = work / RUN_FILE
     if run_file.exists() and not force:
         previous = read_json(run_file).get("fingerprint")

@@ -14,8 +14,10 @@ import pytest
 from lingalign import artifacts
 from lingalign.errors import UserError
 from lingalign.evaluate import evaluate
-from lingalign.evaluate.generate import HFGenerator, VLLMGenerator, encode_prompts
-from lingalign.models import load_tokenizer
+from lingalign.generation.batching import encode_prompts
+from lingalign.generation.hf_generator import HFGenerator
+from lingalign.generation.vllm_generator import VLLMGenerator
+from lingalign.models import load_model, load_tokenizer
 from lingalign.prompting import ALPACA_STOP_STRINGS, build_prompt
 
 CANNED = "  答案 here\n### Instruction: and the model goes on"  # what the fake engine "generates"
@@ -104,8 +106,6 @@ def test_sampling_parameters_and_stop_handling(tiny_model_dir, tmp_path, monkeyp
 
 def test_lora_adapter_is_served_through_vllm_lora(tiny_model_dir, tmp_path):
     from peft import LoraConfig, get_peft_model
-
-    from lingalign.models import load_model
 
     adapter = tmp_path / "adapter"
     model = get_peft_model(load_model(str(tiny_model_dir)), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))

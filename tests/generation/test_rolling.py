@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lingalign.evaluate.generate import HFGenerator
-from lingalign.evaluate.rolling import supports_rolling
+from lingalign.generation.hf_generator import HFGenerator
+from lingalign.generation.rolling import RollingGreedy, prefix_runs, rolling_order, supports_rolling
 
 PROMPTS = [
     "Translate: hello world, this is a much longer prompt than the others",
@@ -93,8 +93,6 @@ def test_questions_on_one_passage_prefill_it_once_and_answer_as_generate_does(ge
 
 
 def test_prefix_runs_keep_passages_apart():
-    from lingalign.evaluate.rolling import prefix_runs
-
     template = [1] * 20
     a, b, c = template + [5] * 100, template + [6] * 100, template + [7] * 100
     prompts = [a + [1], a + [2], a + [3], c, b + [1], b + [2], [9, 9], [8, 8, 8], template + [4]]
@@ -105,8 +103,6 @@ def test_prefix_runs_keep_passages_apart():
 
 
 def test_rolling_order_keeps_passages_together_and_goes_longest_first():
-    from lingalign.evaluate.rolling import rolling_order
-
     template = [1] * 20
     a, b = template + [5] * 100, template + [6] * 50
     prompts = [b + [1], [9, 9], a + [2, 2, 2], b + [2, 2], a + [1], template + [3] * 300, [8] * 5]
@@ -125,8 +121,6 @@ def test_rolling_order_keeps_passages_together_and_goes_longest_first():
 
 @pytest.mark.parametrize("budget", [1, 40])
 def test_a_prefill_split_by_its_token_budget_decodes_the_same(generator, budget):
-    from lingalign.evaluate.rolling import RollingGreedy, rolling_order
-
     expected = dict(pair for batch in generator.generate(QA_PROMPTS, max_new_tokens=8, batch_size=1, rolling=False)
                     for pair in batch)
     ids = generator.tokenizer(QA_PROMPTS)["input_ids"]
@@ -134,7 +128,8 @@ def test_a_prefill_split_by_its_token_budget_decodes_the_same(generator, budget)
                             prefill_budget=budget)
     forwards = []
     real_forward = decoder._forward
-    decoder._forward = lambda cache, **inputs: forwards.append(inputs["input_ids"].shape) or real_forward(cache, **inputs)
+    decoder._forward = lambda cache, **inputs: (forwards.append(inputs["input_ids"].shape)
+                                                or real_forward(cache, **inputs))
     rolled = {i: generator.tokenizer.decode(t, skip_special_tokens=True)
               for i, t in decoder.run(ids, rolling_order(ids), max_new_tokens=8, batch_size=6)}
     assert rolled == expected

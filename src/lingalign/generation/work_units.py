@@ -1,4 +1,4 @@
-"""Data-parallel evaluation: a task's items shared out over processes, merged into one file.
+"""Data-parallel decoding: a task's items cut into work units, shared out over processes, merged into one file.
 
 Run ``lingalign eval`` under ``torchrun`` or ``accelerate launch`` (or give it ``--processes N``,
 which starts torchrun itself): every process loads the model and decodes part of each task; rank 0
@@ -31,6 +31,7 @@ import os
 from pathlib import Path
 
 from lingalign import artifacts
+from lingalign.runtime import has_accelerator
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ class Processes:
         self.rank, self.world, self.device, self._state = 0, 1, None, None
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             from accelerate import PartialState
-
-            from lingalign.train.distributed import has_accelerator
 
             self._state = PartialState(cpu=not has_accelerator())  # gloo on CPUs, NCCL on GPUs
             self.rank, self.world = self._state.process_index, self._state.num_processes

@@ -14,7 +14,7 @@ import torch
 from lingalign import artifacts
 from lingalign.cli import main as cli_main
 from lingalign.evaluate import evaluate
-from lingalign.evaluate.processes import Processes, work_units
+from lingalign.generation.work_units import Processes, work_units
 
 TASKS = "xquad-zh,flores-en-zh"
 LIMIT, BATCH = 24, 2  # units of 2 x 8 = 16 items: two per task, one for each process
@@ -61,7 +61,8 @@ def test_two_processes_resume_a_killed_run_and_equal_one_process(one_process, ti
                "--dtype", "float32", "--processes", "2"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "xquad-zh (process 1 of 2): 6 to generate: 8 items in 1 unit(s)" in done.stderr  # resumed: 2 of 8 were stored
+    # resumed: 2 of 8 were stored
+    assert "xquad-zh (process 1 of 2): 6 to generate: 8 items in 1 unit(s)" in done.stderr
     assert "flores-en-zh (process 0 of 2): 16 to generate" in done.stderr
     assert "flores-en-zh (process 1 of 2): 8 to generate" in done.stderr
     for task in ("xquad-zh", "flores-en-zh"):

@@ -5,8 +5,9 @@ have already finished. Untuned and lightly tuned models often repeat themselves 
 ``max_new_tokens``, so on FLORES one such row in a batch makes all of it cost the full length.
 Here every decoding step computes only live rows; once half the slots are free, the next prompts in
 the queue (in the caller's order, normally :func:`rolling_order`: prompts with a shared prefix
-together, longest first) are prefilled together and join the batch. A prefix that neighbouring prompts share (an XQuAD passage
-with several questions, a task's template) is prefilled once and copied to their rows.
+together, longest first) are prefilled together and join the batch. A prefix that neighbouring
+prompts share (an XQuAD passage with several questions, a task's template) is prefilled once and
+copied to their rows.
 
 How the batch is kept: rows are right-aligned in one key/value cache (``DynamicCache``) with an
 attention mask marking each row's real positions, like the left padding of ``generate`` (a row
@@ -169,7 +170,8 @@ class RollingGreedy:
         keep = max((len(s) for s in stop if s), default=1) - 1  # a stop string needs one generated char
         if keep == 0:
             return ""
-        return self.tokenizer.decode(list(prompt[-(2 * keep + 4):]), skip_special_tokens=True)[-keep:]  # tokens may be part-characters
+        tail = list(prompt[-(2 * keep + 4):])  # more tokens than characters: a token may be part of one
+        return self.tokenizer.decode(tail, skip_special_tokens=True)[-keep:]
 
     def _finished(self, tokens: list[int], prompt_tail: str, max_new_tokens: int, stop: Sequence[str],
                   window: int) -> bool:

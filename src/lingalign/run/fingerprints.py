@@ -21,7 +21,7 @@ from lingalign.config import model_ref, resolve_path
 from lingalign.data.build import content_fingerprint, resolve_source
 from lingalign.data.translate import source_translation, translation_folder
 from lingalign.errors import UserError
-from lingalign.evaluate.runner import model_fingerprint
+from lingalign.generation.fingerprint import model_fingerprint
 from lingalign.run.plan import Plan
 from lingalign.run.schema import BASE
 from lingalign.run.steps import Runner

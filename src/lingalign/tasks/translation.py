@@ -14,7 +14,7 @@ from pathlib import Path
 import langcodes
 
 from lingalign.errors import UserError
-from lingalign.evaluate.instructions import eval_instruction
+from lingalign.prompting import eval_instruction
 from lingalign.tasks.base import Example, Task, iso1, need_file, read_lines
 from lingalign.tasks.registry import Family, register
 

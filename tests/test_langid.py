@@ -5,8 +5,16 @@ samples/flores101/first5.devtest.tsv holds the first 5 devtest lines of each FLO
 
 import pytest
 
-from lingalign.langid import (UNSUPPORTED_FLORES, _identifier, base_code, detect, identifier_code, in_language,
-                              share_in_language, supported)
+from lingalign.langid import (
+    UNSUPPORTED_FLORES,
+    _identifier,
+    base_code,
+    detect,
+    identifier_code,
+    in_language,
+    share_in_language,
+    supported,
+)
 from lingalign.metrics.answer_language import answer_language
 from lingalign.tasks.base import iso1
 

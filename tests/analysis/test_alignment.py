@@ -8,7 +8,11 @@ import pytest
 import torch
 
 from lingalign.analysis.alignment import (
-    cosine_matrix, layer_metrics, linear_cka, pair_cosines, retrieval_accuracy,
+    cosine_matrix,
+    layer_metrics,
+    linear_cka,
+    pair_cosines,
+    retrieval_accuracy,
 )
 
 

@@ -48,7 +48,6 @@ def test_over_long_examples_are_dropped_and_counted(tokenizer_dir):
 
 def test_build_with_max_tokens_reports_drops(tmp_path, tokenizer_dir):
     from data.test_build import bitext, corpus, read, recipe  # tests/ is on pythonpath (pyproject)
-
     from lingalign.data import build_dataset
 
     prefix = corpus(tmp_path, n=50)

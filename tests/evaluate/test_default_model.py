@@ -2,8 +2,8 @@
 
 import pytest
 
-from lingalign.cli import main as cli_main
 from lingalign import artifacts
+from lingalign.cli import main as cli_main
 
 
 @pytest.mark.slow

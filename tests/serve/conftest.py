@@ -62,8 +62,9 @@ def write_fake_run(root, base_model_dir, tuned_model_dir) -> None:
 @pytest.fixture(scope="session")
 def tuned_model_dir(tmp_path_factory, tiny_model_dir):
     """A second tiny model (other random weights, same tokenizer): the run's "tuned" model."""
-    from conftest import make_tiny_model
     from transformers import AutoTokenizer
+
+    from conftest import make_tiny_model
 
     folder = tmp_path_factory.mktemp("tiny-tuned")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)

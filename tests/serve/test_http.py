@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 
-
 def chat_events(url: str, body: dict) -> list[tuple[str, dict]]:
     """POST a chat request and read its server-sent events to the end: ``[(event, data), ...]``."""
     events, name = [], None

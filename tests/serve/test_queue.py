@@ -13,7 +13,6 @@ import pytest
 
 from lingalign.serve.chat import DEFAULT_MAX_QUEUE, FIRST_GUESS_SECONDS, GenerationQueue, QueueFull
 
-
 # ---- the queue on its own ---------------------------------------------------------------------------
 
 def test_positions_move_up_as_requests_leave():

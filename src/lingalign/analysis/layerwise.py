@@ -61,9 +61,9 @@ def _model_identity(name: str) -> dict:
 
 def _pool_model(label: str, name: str, sentences, settings: dict) -> dict:
     """Load one model and pool every language: ``{"vectors": {lang: [layers + 1, n, hidden]}, ...}``."""
-    from lingalign.analysis.pooling import pooled_layers
     import torch
 
+    from lingalign.analysis.pooling import pooled_layers
     from lingalign.models import load_model, load_tokenizer
 
     start = time.perf_counter()

@@ -34,8 +34,19 @@ from pathlib import Path
 from typing import Iterator
 
 from lingalign import langid
-from lingalign.artifacts import (MANIFEST, append_jsonl, dumps_jsonl, hash_file, hash_obj, hash_path, read_json,
-                                 read_jsonl_tolerant, read_manifest, write_json, write_manifest)
+from lingalign.artifacts import (
+    MANIFEST,
+    append_jsonl,
+    dumps_jsonl,
+    hash_file,
+    hash_obj,
+    hash_path,
+    read_json,
+    read_jsonl_tolerant,
+    read_manifest,
+    write_json,
+    write_manifest,
+)
 from lingalign.config import model_ref
 from lingalign.data import readers
 from lingalign.data.clean import text_length

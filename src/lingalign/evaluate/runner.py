@@ -19,8 +19,6 @@ from typing import Sequence
 
 from lingalign import artifacts
 from lingalign.errors import UserError
-from lingalign.tasks.base import Task, default_data_root
-from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
 from lingalign.generation.backends import make_generator
 from lingalign.generation.dtype import resolve_dtype
 from lingalign.generation.fingerprint import model_fingerprint
@@ -28,6 +26,8 @@ from lingalign.generation.loglik import choose, option_logprobs
 from lingalign.generation.progress import DecodeProgress
 from lingalign.generation.work_units import UNIT_BATCHES, Processes, part_files, part_path, work_units, write_in_order
 from lingalign.runtime import default_device
+from lingalign.tasks.base import Task, default_data_root
+from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from lingalign.errors import UserError
-from lingalign.serve.chat import (DEFAULT_MAX_QUEUE, MAX_INPUT_CHARS, MAX_MODELS, MAX_NEW_TOKENS, ChatModel,
-                                  GenerationQueue, QueueFull, Settings, Ticket, chat_events)
+from lingalign.serve.chat import (
+    DEFAULT_MAX_QUEUE,
+    MAX_INPUT_CHARS,
+    MAX_MODELS,
+    MAX_NEW_TOKENS,
+    ChatModel,
+    GenerationQueue,
+    QueueFull,
+    Settings,
+    Ticket,
+    chat_events,
+)
 from lingalign.serve.runfolder import RunFolder
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,17 @@ import math
 import shutil
 from pathlib import Path
 
-from lingalign.artifacts import (hash_file, hash_obj, is_complete, read_json, read_jsonl_tolerant,
-                                 read_manifest, write_json, write_manifest, write_text)
+from lingalign.artifacts import (
+    hash_file,
+    hash_obj,
+    is_complete,
+    read_json,
+    read_jsonl_tolerant,
+    read_manifest,
+    write_json,
+    write_manifest,
+    write_text,
+)
 from lingalign.config import dump_yaml
 from lingalign.errors import UserError
 from lingalign.provenance import provenance

@@ -13,7 +13,8 @@ from lingalign.report import charts
 from lingalign.report.collect import COPY_SOURCE, score_table
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;\
+max-width:1100px;color:#222;padding:0 1rem}
 h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
 .sub{color:#666;margin-top:0} table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}
 th,td{border:1px solid #ddd;padding:.25rem .55rem;text-align:right} th{background:#f5f5f5}
@@ -56,7 +57,8 @@ _VARIANTS = {"direct": "direct answer", "cot": "step by step, in the question's 
 def _task_caption(task: str, results: dict) -> str:
     """What a row's number means beyond the task name: the math prompt variant, lm-eval's source."""
     entries = {model: (data.get("tasks") or {}).get(task) or {} for model, data in results.items()}
-    parts = [f"prompt: {_VARIANTS.get(v, v)}" for v in sorted({e.get("prompt_variant") for e in entries.values()} - {None})]
+    variants = sorted({e.get("prompt_variant") for e in entries.values()} - {None})
+    parts = [f"prompt: {_VARIANTS.get(v, v)}" for v in variants]
     from_lm_eval = [m for m, e in entries.items() if e.get("source") == "lm-eval"]
     if from_lm_eval:
         parts.append("scored by lm-evaluation-harness: " + ", ".join(from_lm_eval))
@@ -76,12 +78,15 @@ def _task_block(task: str, metrics: list[str], models: list[str], values: dict, 
     rows = []
     for model in present:
         compare = base in present and model not in (base, COPY_SOURCE)
-        cells = "".join(_cell(values.get((model, task, metric)), values.get((base, task, metric)) if compare else None)
+        cells = "".join(_cell(values.get((model, task, metric)),
+                              values.get((base, task, metric)) if compare else None)
                         for metric in metrics)
         rows.append(f"<tr><td class=name>{_e(model)}</td>{cells}</tr>")
     chart = charts.task_bars(task, metrics, present, values, palette=models)
-    browse = f'<a href="/browse?task={_e(quote(task))}" title="items of this task (open this report from lingalign serve)">browse items</a>'
-    return (f"<div class=task><h3>{_e(task)}</h3>{caption}<div class=wide>{browse}<table><tr><th class=name>model</th>{head}</tr>"
+    browse = (f'<a href="/browse?task={_e(quote(task))}"'
+              ' title="items of this task (open this report from lingalign serve)">browse items</a>')
+    return (f"<div class=task><h3>{_e(task)}</h3>{caption}<div class=wide>{browse}"
+            f"<table><tr><th class=name>model</th>{head}</tr>"
             f"{''.join(rows)}</table></div><img alt=\"{_e(task)}\" src=\"{chart}\"></div>")
 
 
@@ -95,9 +100,11 @@ def _score_section(results: dict) -> str:
         note += (f" The row <b>{_e(COPY_SOURCE)}</b> scores each translation task's source sentences as if they"
                  " were the output: a model below it has not yet learned to translate.")
     tasks = list(dict.fromkeys(t for t, _ in columns))
-    blocks = "".join(_task_block(t, [m for tt, m in columns if tt == t], models, values, base, _task_caption(t, results))
+    blocks = "".join(_task_block(t, [m for tt, m in columns if tt == t], models, values, base,
+                                 _task_caption(t, results))
                      for t in tasks)
-    note += " The <i>browse items</i> links open each item's answers in <code>lingalign serve RUN_DIR</code> (docs/serve.md)."
+    note += (" The <i>browse items</i> links open each item's answers in <code>lingalign serve RUN_DIR</code>"
+             " (docs/serve.md).")
     return "<h2>Scores</h2><p>All metrics are on a 0-100 scale. " + note + "</p>" + blocks
 
 
@@ -139,7 +146,8 @@ def _alignment_section(found: dict) -> str:
                 interval = (entry.get("intervals") or {}).get(lang, {}).get(metric)  # absent before 2026-11
                 bounds = f" [{100 * interval[layer][0]:.1f}, {100 * interval[layer][1]:.1f}]" if interval else ""
                 cells.append(f"<td>{100 * best[metric]['value']:.1f}{bounds} @ {layer}</td>")
-            rows.append(f"<tr><td class=name>{_e(entry['label'])}</td><td class=name>en-{_e(lang)}</td>{''.join(cells)}</tr>")
+            rows.append(f"<tr><td class=name>{_e(entry['label'])}</td><td class=name>en-{_e(lang)}</td>"
+                        f"{''.join(cells)}</tr>")
     table = ""
     if rows:
         table = ("<p>Best layer of each retrieval curve (top-1 accuracy %, Wilson 95% interval, @ layer).</p>"
@@ -150,7 +158,8 @@ def _alignment_section(found: dict) -> str:
         cells = ""
         for c in paired:
             at = c["at_reference_best"]
-            cells += (f"<tr><td class=name>{_e(c['model'])} - {_e(c['reference'])}</td><td class=name>en-{_e(c['lang'])}</td>"
+            cells += (f"<tr><td class=name>{_e(c['model'])} - {_e(c['reference'])}</td>"
+                      f"<td class=name>en-{_e(c['lang'])}</td>"
                       f"<td class=name>{_e(c['metric'])}</td><td>{at['layer']}</td>"
                       f"<td>{100 * at['delta']:+.1f} [{100 * at['low']:+.1f}, {100 * at['high']:+.1f}]</td>"
                       f"<td>{at['p']:.3f}</td></tr>")
@@ -168,7 +177,8 @@ def _scaling_section(found: dict) -> str:
         parts.append("<details open><summary>Fitted law (law.json)</summary><pre>"
                      + _e(json.dumps(law, indent=1, ensure_ascii=False)[:6000]) + "</pre></details>")
     if found.get("allocation_text"):
-        parts.append("<details open><summary>Budget allocation</summary><pre>" + _e(found["allocation_text"]) + "</pre></details>")
+        parts.append("<details open><summary>Budget allocation</summary><pre>" + _e(found["allocation_text"])
+                     + "</pre></details>")
     body = _images("Scaling law", found.get("scaling_images", []))
     if not body and parts:
         body = "<h2>Scaling law</h2>"
@@ -184,22 +194,31 @@ def render(found: dict) -> str:
         _answer_language_section(found["results"]),
     ]
     if found["train_curves"]:
-        sections.append(f'<h2>Training</h2><div class=charts><img alt="training curves" src="{training_curves(found["train_curves"])}"></div>')
+        curves = training_curves(found["train_curves"])
+        sections.append(f'<h2>Training</h2><div class=charts><img alt="training curves" src="{curves}"></div>')
     sections.append(_alignment_section(found))
     sections.append(_images("Answer languages", found["responses_images"]))
     sections.append(_scaling_section(found))
     config = ""
     if found.get("recipe_text"):
-        config += "<details open><summary>Recipe (resolved)</summary><pre>" + _e(found["recipe_text"]) + "</pre></details>"
+        config += ("<details open><summary>Recipe (resolved)</summary><pre>" + _e(found["recipe_text"])
+                   + "</pre></details>")
     generation = {m: d.get("generation") for m, d in found["results"].items() if d.get("generation")}
     if generation:
-        config += "<details><summary>Generation settings</summary><pre>" + _e(json.dumps(generation, indent=1)) + "</pre></details>"
+        config += ("<details><summary>Generation settings</summary><pre>" + _e(json.dumps(generation, indent=1))
+                   + "</pre></details>")
     if found["manifests"]:
-        rows = "".join(f"<tr><td class=name>{_e(k)}</td><td class=name>{_e(v['stage'])}</td><td class=name><code>{_e(v['fingerprint'])}</code></td><td class=name>{_e(v['created'])}</td></tr>"
+        rows = "".join(f"<tr><td class=name>{_e(k)}</td><td class=name>{_e(v['stage'])}</td>"
+                       f"<td class=name><code>{_e(v['fingerprint'])}</code></td>"
+                       f"<td class=name>{_e(v['created'])}</td></tr>"
                        for k, v in found["manifests"].items())
-        config += f"<details><summary>Stage outputs and fingerprints</summary><table><tr><th class=name>folder</th><th class=name>stage</th><th class=name>fingerprint</th><th class=name>created</th></tr>{rows}</table></details>"
+        config += ("<details><summary>Stage outputs and fingerprints</summary><table><tr><th class=name>folder</th>"
+                   "<th class=name>stage</th><th class=name>fingerprint</th><th class=name>created</th></tr>"
+                   f"{rows}</table></details>")
     if found["versions"]:
-        config += "<details><summary>Versions</summary><pre>" + _e(json.dumps(found["versions"], indent=1)) + "</pre></details>"
+        config += ("<details><summary>Versions</summary><pre>" + _e(json.dumps(found["versions"], indent=1))
+                   + "</pre></details>")
     sections.append("<h2>Configuration</h2>" + (config or "<p class=muted>No recipe or manifests found.</p>"))
     body = "\n".join(s for s in sections if s)
-    return f"<!doctype html><html lang=en><head><meta charset=utf-8><title>lingalign report: {_e(found['name'])}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>lingalign report: {_e(found['name'])}"
+            f"</title><style>{CSS}</style></head><body>{body}</body></html>\n")

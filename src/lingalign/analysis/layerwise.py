@@ -160,7 +160,8 @@ def _best_layers(models: list[dict]) -> dict:
                 if metric == "cos_mismatched":
                     continue
                 layer = max(range(len(values)), key=values.__getitem__)
-                best.setdefault(entry["label"], {}).setdefault(lang, {})[metric] = {"layer": layer, "value": values[layer]}
+                best.setdefault(entry["label"], {}).setdefault(lang, {})[metric] = {
+                    "layer": layer, "value": values[layer]}
     return best
 
 
@@ -259,8 +260,8 @@ def align(
     best = _best_layers(measured)
     paired = _paired(hits, best) if len(measured) > 1 else []
     report = {
-        "langs": langs, "pivot": PIVOT, "template": template, "center": center, "keep_first_token": keep_first, "max_length": max_length,
-        "dtype": dtype,
+        "langs": langs, "pivot": PIVOT, "template": template, "center": center, "keep_first_token": keep_first,
+        "max_length": max_length, "dtype": dtype,
         "n_sentences": sentences.size, "chance_retrieval": 1 / sentences.size, "data": data_info,
         "metrics": metrics, "models": measured, "best_layer": best, "paired": paired, "versions": versions(),
         "provenance": provenance(analysis=torch_dtype(dtype)),  # the device _pool_model uses: a GPU when there is one
@@ -275,6 +276,7 @@ def align(
                    config={"models": [f"{label}={name}" for label, name in model_list], "langs": langs, **settings,
                            "data": data, "data_root": data_root, "split": split, "limit": limit},
                    counts={"models": len(model_list), "languages": len(langs), "sentences": sentences.size},
-                   outputs=["alignment.json", "alignment.csv", *(["paired.csv"] if paired else []), *[p.name for p in images]],
+                   outputs=["alignment.json", "alignment.csv", *(["paired.csv"] if paired else []),
+                            *[p.name for p in images]],
                    provenance=report["provenance"])
     return report

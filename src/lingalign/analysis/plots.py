@@ -92,14 +92,15 @@ def plot_responses(rows: list[dict], path: Path, top: int = 6) -> Path:
                    sum(c for code, c in row["detected"].items() if code not in shown)) / row["n"] for row in rows]
         if not any(shares):
             continue
-        ax.bar(range(len(rows)), shares, bottom=bottoms, color=COLORS[k % len(COLORS)] if lang != "other" else "lightgrey",
-               label=lang, edgecolor="white", linewidth=0.5)
+        color = COLORS[k % len(COLORS)] if lang != "other" else "lightgrey"
+        ax.bar(range(len(rows)), shares, bottom=bottoms, color=color, label=lang, edgecolor="white", linewidth=0.5)
         bottoms = [b + s for b, s in zip(bottoms, shares)]
     for x, row in enumerate(rows):
         if row["share_expected"] is not None:
             ax.text(x, 1.02, f"{row['share_expected']:.0%} {row['expected']}", ha="center", fontsize=8)
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([f"{row['model']}\n{row['task']}\n(expect {row['expected'] or '?'})" for row in rows], fontsize=8)
+    ax.set_xticklabels([f"{row['model']}\n{row['task']}\n(expect {row['expected'] or '?'})" for row in rows],
+                       fontsize=8)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("share of answers")
     ax.set_title("Detected answer language per task and model\n(number above a bar: share in the expected language)",

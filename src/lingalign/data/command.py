@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tr.add_argument("--prompt-format", choices=["auto", "alpaca", "chat"], default=None, help="causal LMs only")
     tr.add_argument("--target-code", default=None, help="the model's own code for the target (NLLB arb_Arab, ...)")
     tr.add_argument("--no-langid", action="store_true", help="do not drop translations detected as another language")
-    tr.add_argument("--max-length-ratio", type=float, default=None, help="default 4.0, either way (characters, East Asian wide ones counting 3)")
+    tr.add_argument("--max-length-ratio", type=float, default=None,
+                    help="default 4.0, either way (characters, East Asian wide ones counting 3)")
     tr.add_argument("--force", action="store_true", help="translate again even if DIR holds this translation")
 
 
@@ -104,7 +105,8 @@ def parse_fields(text: str) -> dict[str, str]:
 
 def summary(manifest: dict) -> str:
     counts = manifest.get("counts", {})
-    lines = [f"{counts.get('records', 0)} records (seed {manifest.get('seed')}, fingerprint {manifest.get('fingerprint')})"]
+    lines = [f"{counts.get('records', 0)} records"
+             f" (seed {manifest.get('seed')}, fingerprint {manifest.get('fingerprint')})"]
     for key in ("by_source", "by_lang", "by_task", "by_direction"):
         if counts.get(key):
             lines.append(f"  {key[3:]:<9} " + ", ".join(f"{k} {v}" for k, v in counts[key].items()))

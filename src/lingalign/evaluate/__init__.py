@@ -28,8 +28,9 @@ def paired_bootstrap(*args, **kwargs) -> dict:
     return _paired_bootstrap(*args, **kwargs)
 
 
-paired_bootstrap.__doc__ = """Paired bootstrap of run B minus run A on one task: ``{metric: {a, b, delta, low, high, p, n, ...}}``.
-
-paired_bootstrap(run_a_dir, run_b_dir, task, metrics=None, resamples=1000, seed=0, *, spm_model=None) -> dict
-(see lingalign.evaluate.significance)
-"""
+paired_bootstrap.__doc__ = (
+    "Paired bootstrap of run B minus run A on one task: ``{metric: {a, b, delta, low, high, p, n, ...}}``.\n"
+    "\n"
+    "paired_bootstrap(run_a_dir, run_b_dir, task, metrics=None, resamples=1000, seed=0, *, spm_model=None) -> dict\n"
+    "(see lingalign.evaluate.significance)\n"
+)

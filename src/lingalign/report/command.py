@@ -22,7 +22,8 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, extra: l
         raise UserError(f"{run}: run folder not found")
     found = collect(run, extra)
     if not (found["results"] or found["train_curves"] or found["alignment"] or found["scaling_law"]):
-        raise UserError(f"{run}: nothing to report yet (no eval/*/results.json, models/*/train_log.jsonl, analysis or scaling outputs)")
+        raise UserError(f"{run}: nothing to report yet (no eval/*/results.json, models/*/train_log.jsonl,"
+                        " analysis or scaling outputs)")
     target = Path(output) if output else run / "report.html"
     write_text(target, render(found))
     return target

@@ -28,7 +28,8 @@ from lingalign.errors import UserError
 from lingalign.scaling.predict import Curve, invert
 
 
-def allocate(curves: dict[str, Curve], budget: float, caps: dict[str, float], weights: dict[str, float], objective: str) -> dict[str, int]:
+def allocate(curves: dict[str, Curve], budget: float, caps: dict[str, float], weights: dict[str, float],
+             objective: str) -> dict[str, int]:
     """Integer pairs per language that maximise the objective within budget and caps."""
     langs = list(curves)
     available = sum(caps.get(l, math.inf) for l in langs)
@@ -150,7 +151,9 @@ def score(curves: dict[str, Curve], counts: dict[str, int], weights: dict[str, f
     per = {l: curves[l].predict(max(counts[l], 1)) for l in counts}
     return {
         "counts": dict(counts),  # a copy, so the YAML has no anchors
-        "predicted": {l: {"score": round(p["score"], 4), "interval": [round(v, 4) for v in p["interval"]] if p["interval"] else None} for l, p in per.items()},
+        "predicted": {l: {"score": round(p["score"], 4),
+                          "interval": [round(v, 4) for v in p["interval"]] if p["interval"] else None}
+                      for l, p in per.items()},
         "weighted_sum": round(sum(weights.get(l, 1.0) * per[l]["score"] for l in per), 4),
         "min": round(min(p["score"] for p in per.values()), 4),
     }

@@ -43,14 +43,16 @@ def read_points(path, metric: str | None = None, model: str | None = None):
             raise UserError(f"{where(path, line, 'size')}: sizes must be positive (got {row['size']})",
                             hint="a run with no translation data has no log(X); use size 1 as that anchor")
         points.setdefault(row["language"], []).append((size, value))
-    data = {lang: (np.array([s for s, _ in pts]), np.array([v for _, v in pts])) for lang, pts in sorted(points.items())}
+    data = {lang: (np.array([s for s, _ in pts]), np.array([v for _, v in pts]))
+            for lang, pts in sorted(points.items())}
     return data, metric, model
 
 
 def _pick(path, column: str, wanted: str | None, present: set[str]) -> str:
     if wanted is not None:
         if wanted not in present:
-            raise UserError(f"{path}: no rows with {column} '{wanted}'", hint=f"present: {', '.join(sorted(present)) or 'none'}")
+            raise UserError(f"{path}: no rows with {column} '{wanted}'",
+                            hint=f"present: {', '.join(sorted(present)) or 'none'}")
         return wanted
     if len(present) == 1:
         return next(iter(present))
@@ -109,4 +111,5 @@ def read_mapping_file(path, what: str) -> dict[str, float]:
 def check_languages(given: dict, known, what: str) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise UserError(f"{what}: unknown language(s) {', '.join(unknown)}", hint=f"the law covers {', '.join(sorted(known))}")
+        raise UserError(f"{what}: unknown language(s) {', '.join(unknown)}",
+                        hint=f"the law covers {', '.join(sorted(known))}")

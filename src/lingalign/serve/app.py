@@ -184,7 +184,8 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
 
     def need_run() -> RunFolder:
         if run is None:
-            raise HTTPException(404, "no run folder: start `lingalign serve RUN_DIR` to browse predictions and progress")
+            raise HTTPException(404, "no run folder: start `lingalign serve RUN_DIR`"
+                                     " to browse predictions and progress")
         return run
 
     # ---- the page --------------------------------------------------------------------------------

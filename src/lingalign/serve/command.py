@@ -115,7 +115,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise UserError(f"port {port} on {host} is in use (another lingalign serve?)",
-                            hint=f"pick another with --port, e.g. --port {port + 1}, or stop the other server") from None
+                            hint=f"pick another with --port, e.g. --port {port + 1},"
+                                 " or stop the other server") from None
         raise UserError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     sock.listen(64)
     return sock

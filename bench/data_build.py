@@ -35,7 +35,8 @@ REAL_EN_ZH = [  # (English file, Chinese file) of real human-translated bitext, 
     (SHARED / "wmt-newstest/en-zh" / f"newstest{y}.en-zh.en", SHARED / "wmt-newstest/en-zh" / f"newstest{y}.en-zh.zh")
     for y in (2017, 2018, 2020)
 ] + [(SHARED / "tico19-test/en-zh/tico19-test.en", SHARED / "tico19-test/en-zh/tico19-test.zh"),
-     (SHARED / "tatoeba-test-v2021-08-07/eng-zho/tatoeba-test.eng", SHARED / "tatoeba-test-v2021-08-07/eng-zho/tatoeba-test.zho")]
+     (SHARED / "tatoeba-test-v2021-08-07/eng-zho/tatoeba-test.eng",
+      SHARED / "tatoeba-test-v2021-08-07/eng-zho/tatoeba-test.zho")]
 MAX_TOKENS = 512
 
 
@@ -129,7 +130,8 @@ def worker(args) -> None:
 
 
 def measure(side: str, prefix: Path, out: Path, limit: int = 0) -> dict:
-    cmd = [sys.executable, __file__, "--worker", side, "--prefix", str(prefix), "--out", str(out), "--limit", str(limit)]
+    cmd = [sys.executable, __file__, "--worker", side, "--prefix", str(prefix), "--out", str(out),
+           "--limit", str(limit)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -167,7 +169,8 @@ def main() -> None:
     base_rate = 1 / base_seconds_per_pair
     per_pair_mb = (base["peak_mb"] - base_half["peak_mb"]) / (args.baseline_pairs - half)
     base_peak_full = base["peak_mb"] + per_pair_mb * (args.pairs - args.baseline_pairs)
-    print(f"\nours     {args.small_pairs:>9,} pairs: {ours_small['seconds']:7.1f} s  peak {ours_small['peak_mb']:7.0f} MB")
+    print(f"\nours     {args.small_pairs:>9,} pairs: {ours_small['seconds']:7.1f} s"
+          f"  peak {ours_small['peak_mb']:7.0f} MB")
     print(f"ours     {args.pairs:>9,} pairs: {ours['seconds']:7.1f} s  peak {ours['peak_mb']:7.0f} MB  "
           f"-> {rate:,.0f} pairs/s end to end ({ours['records']:,} records written; dropped {ours['dropped']})")
     print(f"baseline {half:>9,} pairs: {base_half['seconds']:7.1f} s  peak {base_half['peak_mb']:7.0f} MB")

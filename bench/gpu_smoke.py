@@ -125,7 +125,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="evaluation batch (default 32)")
     parser.add_argument("--model", default="smollm2-135m-instruct", help="base model (default: the default model)")
     parser.add_argument("--out", default="runs/gpu-smoke", help="working folder (replaced)")
-    parser.add_argument("--allow-cpu", action="store_true", help="run on a CPU to check the script (figures meaningless)")
+    parser.add_argument("--allow-cpu", action="store_true",
+                        help="run on a CPU to check the script (figures meaningless)")
     args = parser.parse_args()
 
     started = time.perf_counter()

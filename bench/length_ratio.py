@@ -28,7 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(args.flores)
     english = (folder / "eng.devtest").read_text(encoding="utf-8").splitlines()
-    print(f"{'lang':10}" + "".join(f"{'median ' + u:>20}" for u in UNITS) + "".join(f"{'dropped ' + u:>20}" for u in UNITS))
+    print(f"{'lang':10}" + "".join(f"{'median ' + u:>20}" for u in UNITS)
+          + "".join(f"{'dropped ' + u:>20}" for u in UNITS))
     for code in LANGS:
         other = (folder / f"{code}.devtest").read_text(encoding="utf-8").splitlines()
         pairs = list(zip(english, other))

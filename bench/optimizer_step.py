@@ -56,7 +56,8 @@ def main() -> None:
     for label in ("foreach", "fused"):
         same = all(torch.equal(a, b) for a, b in zip(loop, weights[label]))
         worst = max((a - b).abs().max().item() for a, b in zip(loop, weights[label]))
-        print(f"{label} after 5 steps: {'bit-identical to' if same else 'differs from'} the loop (max |diff| {worst:.1e})")
+        print(f"{label} after 5 steps: {'bit-identical to' if same else 'differs from'} the loop"
+              f" (max |diff| {worst:.1e})")
 
 
 if __name__ == "__main__":

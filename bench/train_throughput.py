@@ -40,7 +40,8 @@ def coit_records() -> list[dict]:
     alpaca = json.loads((root / "alpaca/alpaca_en_zh.json").read_text(encoding="utf-8"))
     records = []
     for lang in ("en", "zh"):
-        records += [{"instruction": r[f"{lang}_instruction"], "input": r[f"{lang}_input"], "output": r[f"{lang}_output"]}
+        records += [{"instruction": r[f"{lang}_instruction"], "input": r[f"{lang}_input"],
+                     "output": r[f"{lang}_output"]}
                     for r in alpaca]
     en = (root / "bitext/newstest2017.en-zh.en").read_text(encoding="utf-8").splitlines()
     zh = (root / "bitext/newstest2017.en-zh.zh").read_text(encoding="utf-8").splitlines()
@@ -126,7 +127,8 @@ def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_l
     tokens, targets, elapsed = 0, 0, 0.0
     for step, micro in enumerate(plan):
         tick = time.perf_counter()
-        accumulate_gradients(accelerator, wrapper, [micro], examples, step_targets([micro], examples), precision, pad_id)
+        accumulate_gradients(accelerator, wrapper, [micro], examples, step_targets([micro], examples), precision,
+                             pad_id)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step > 0:

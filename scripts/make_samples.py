@@ -39,7 +39,8 @@ def squad_prefix(src: Path, dst: Path, max_qas: int) -> int:
         kept.append(article)
         count += sum(len(p["qas"]) for p in article["paragraphs"])
     dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.write_text(json.dumps({"version": data.get("version"), "data": kept}, ensure_ascii=False) + "\n", encoding="utf-8")
+    dst.write_text(json.dumps({"version": data.get("version"), "data": kept}, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
     return count
 
 
@@ -68,12 +69,15 @@ def main() -> None:
     # Training-side samples.
     records = json.loads((shared / "alpaca/en-zh/data_v3/alpaca_chinese_part_0.json").read_text(encoding="utf-8"))[:600]
     (OUT / "alpaca").mkdir(parents=True, exist_ok=True)
-    (OUT / "alpaca/alpaca_en_zh.json").write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (OUT / "alpaca/alpaca_en_zh.json").write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n",
+                                                  encoding="utf-8")
     head_lines(shared / "alpaca/vi/vi_alpaca_reduced_1.jsonl", OUT / "alpaca/alpaca_vi.jsonl", 400)
     for lang in ("en", "zh"):
-        head_lines(shared / f"bitext/wmt-newstest/en-zh/newstest2017.en-zh.{lang}", OUT / f"bitext/newstest2017.en-zh.{lang}", 1000)
+        head_lines(shared / f"bitext/wmt-newstest/en-zh/newstest2017.en-zh.{lang}",
+                   OUT / f"bitext/newstest2017.en-zh.{lang}", 1000)
     for lang in ("eng", "vie"):
-        head_lines(shared / f"bitext/tatoeba-test-v2021-08-07/eng-vie/tatoeba-test.{lang}", OUT / f"bitext/tatoeba.eng-vie.{lang}", 1000)
+        head_lines(shared / f"bitext/tatoeba-test-v2021-08-07/eng-vie/tatoeba-test.{lang}",
+                   OUT / f"bitext/tatoeba.eng-vie.{lang}", 1000)
 
     # Evaluation-side samples (never trained on).
     for split in ("dev", "devtest"):

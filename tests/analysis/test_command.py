@@ -113,7 +113,8 @@ def test_models_are_compared_sentence_by_sentence_with_the_first(tiny_model_dir,
 
 
 def test_second_run_reuses_finished_work(tiny_model_dir, tmp_path, monkeypatch):
-    args = ["analyze", "align", "--model", f"a={tiny_model_dir}", "--langs", "en,zh", "--limit", "6", "-o", str(tmp_path)]
+    args = ["analyze", "align", "--model", f"a={tiny_model_dir}", "--langs", "en,zh", "--limit", "6",
+            "-o", str(tmp_path)]
     assert main(args) == 0
     first = (tmp_path / "alignment.json").read_text(encoding="utf-8")
     (tmp_path / "manifest.json").unlink()  # as if killed before the end: the per-model part is kept
@@ -123,7 +124,8 @@ def test_second_run_reuses_finished_work(tiny_model_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr("lingalign.models.load_model", no_loading)
     assert main(args) == 0
-    assert json.loads((tmp_path / "alignment.json").read_text(encoding="utf-8"))["models"] == json.loads(first)["models"]
+    again = json.loads((tmp_path / "alignment.json").read_text(encoding="utf-8"))
+    assert again["models"] == json.loads(first)["models"]
     assert main([*args, "--center"]) == 0  # other metric options reuse the pooled vectors too
     centred = json.loads((tmp_path / "alignment.json").read_text(encoding="utf-8"))
     assert centred["center"] is True

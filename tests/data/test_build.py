@@ -86,7 +86,8 @@ def test_manifest_counts_match_the_file(tmp_path, samples_dir):
         for r in records:
             tally[r[field]] = tally.get(r[field], 0) + 1
         assert counts[key] == tally
-    assert counts["by_source"] == {name: 120 for name in ("alpaca-en", "alpaca-vi", "alpaca-zh", "news-en-zh", "tatoeba-en-vi")}
+    assert counts["by_source"] == {name: 120 for name in ("alpaca-en", "alpaca-vi", "alpaca-zh", "news-en-zh",
+                                                          "tatoeba-en-vi")}
     assert set(manifest["inputs"]) >= {"news-en-zh:newstest2017.en-zh.en", "tatoeba-en-vi:tatoeba.eng-vie.vie"}
     assert manifest["seed"] == 0 and manifest["stage"] == "data" and "transformers" in manifest["versions"]
     vi = [r for r in records if r["direction"] == "en-vi"]
@@ -218,7 +219,8 @@ def test_source_keys_must_fit_the_kind(tmp_path):
     path = recipe(tmp_path, sources=[{**bitext(), "format": "json"}])
     with pytest.raises(UserError, match="format json is not for bitext"):
         load_data_recipe(path)
-    path = recipe(tmp_path, sources=[{"name": "a", "kind": "instructions", "path": "a.json", "languages": ["en", "zh"]}])
+    path = recipe(tmp_path, sources=[{"name": "a", "kind": "instructions", "path": "a.json",
+                                      "languages": ["en", "zh"]}])
     with pytest.raises(UserError, match="languages and direction are for bitext"):
         load_data_recipe(path)
 

@@ -39,7 +39,8 @@ def test_length_ratio_keeps_faithful_translations_in_every_script(flores):
                 dropped[code] = dict(cleaner.dropped)
         if unit == "characters":
             assert len(flores) > 100 and dropped == {}  # Han, kana, Hangul, Devanagari, Thai, Myanmar... all kept
-        else:  # the old rule, which recipes may still pin: a byte count makes most Indic and SE Asian scripts "too long"
+        else:
+            # the old rule, which recipes may still pin: a byte count makes most Indic and SE Asian scripts "too long"
             assert {"hin", "tha", "tam", "mya", "khm"} <= set(dropped) and "cmn_Hans" not in dropped
 
 

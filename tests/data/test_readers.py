@@ -105,7 +105,8 @@ def test_malformed_record_in_json_list(tmp_path):
 
 
 def test_invalid_utf8_in_json_list(tmp_path):
-    path = write(tmp_path / "a.json", b'[\n {"instruction": "x", "output": "y"},\n {"instruction": "\xc3(", "output": "y"}\n]')
+    path = write(tmp_path / "a.json",
+                 b'[\n {"instruction": "x", "output": "y"},\n {"instruction": "\xc3(", "output": "y"}\n]')
     with pytest.raises(UserError, match=rf"{path}:3: not valid UTF-8"):
         list(readers.read_instructions(path, "json", {}))
 
@@ -116,7 +117,8 @@ def test_missing_file(tmp_path):
 
 
 def test_news_commentary_tsv_with_empty_sides(tmp_path):
-    path = write(tmp_path / "news-commentary-v16.en-el.tsv", "Prices rose.\tΟι τιμές αυξήθηκαν.\nOnly English.\t\n\tΜόνο ελληνικά.\n")
+    path = write(tmp_path / "news-commentary-v16.en-el.tsv",
+                 "Prices rose.\tΟι τιμές αυξήθηκαν.\nOnly English.\t\n\tΜόνο ελληνικά.\n")
     assert list(readers.read_tsv(path)) == [(1, "Prices rose.", "Οι τιμές αυξήθηκαν."), (2, "Only English.", ""),
                                             (3, "", "Μόνο ελληνικά.")]
 

@@ -20,7 +20,8 @@ def tokenizer_dir(tmp_path_factory):
 
 
 RECORDS = [
-    {"instruction": "Translate the following sentences from English to Chinese.", "input": "Hello there.", "output": "你好。"},
+    {"instruction": "Translate the following sentences from English to Chinese.", "input": "Hello there.",
+     "output": "你好。"},
     {"instruction": "Give three tips for staying healthy.", "input": "", "output": "Eat well. " * 30},
 ]
 

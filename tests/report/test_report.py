@@ -22,7 +22,8 @@ def _results(model, chrf, lang_share):
 def run_dir(tmp_path):
     write_json(tmp_path / "eval/base/results.json", _results("base", 4.0, 10.0))
     write_json(tmp_path / "eval/coit-zh/results.json", _results("coit-zh", 9.5, 85.0))
-    append_jsonl(tmp_path / "models/coit-zh/train_log.jsonl", [{"step": s, "loss": 3.0 / s, "lr": 1e-4} for s in range(1, 6)])
+    append_jsonl(tmp_path / "models/coit-zh/train_log.jsonl",
+                 [{"step": s, "loss": 3.0 / s, "lr": 1e-4} for s in range(1, 6)])
     (tmp_path / "recipe.yaml").write_text("base_model: smollm2-135m-instruct\n")
     return tmp_path
 

@@ -40,11 +40,13 @@ def test_fit_predict_allocate(points, tmp_path, capsys):
     assert main(["scaling", "predict", str(out), "--size", "1000", "--lang", "zh", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert row["interval"][0] <= row["score"] <= row["interval"][1]
-    assert main(["scaling", "predict", str(out / "law.json"), "--target", str(row["score"]), "--lang", "zh", "--json"]) == 0
+    assert main(["scaling", "predict", str(out / "law.json"), "--target", str(row["score"]), "--lang", "zh",
+                 "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["size"] == pytest.approx(1000, rel=1e-6)
 
     mix = tmp_path / "mix.yaml"
-    assert main(["scaling", "allocate", str(out), "--budget", "3000", "--available", "zh=2500,vi=2500", "-o", str(mix)]) == 0
+    assert main(["scaling", "allocate", str(out), "--budget", "3000", "--available", "zh=2500,vi=2500",
+                 "-o", str(mix)]) == 0
     written = yaml.safe_load(mix.read_text())
     assert sum(written["counts"].values()) == 3000
     assert set(written["comparison"]) == {"optimal", "uniform", "proportional"}
@@ -53,13 +55,16 @@ def test_fit_predict_allocate(points, tmp_path, capsys):
 
 def test_allocate_writes_a_full_data_recipe(points, tmp_path):
     out = tmp_path / "fit"
-    assert main(["scaling", "fit", str(points), "-o", str(out), "--metric", "chrf++", "--forms", "log-linear", "--bootstrap", "20"]) == 0
+    assert main(["scaling", "fit", str(points), "-o", str(out), "--metric", "chrf++", "--forms", "log-linear",
+                 "--bootstrap", "20"]) == 0
     base = tmp_path / "muit.yaml"
     base.write_text(yaml.safe_dump({"data": {"seed": 0, "total": 300, "sources": [
         {"name": "alpaca-en", "kind": "instructions", "path": "sample:alpaca/alpaca_en_zh.json", "lang": "en",
          "fields": {"instruction": "en_instruction", "output": "en_output"}, "count": 5},
-        {"name": "news-en-zh", "kind": "bitext", "path": "sample:bitext/newstest2017.en-zh", "languages": ["en", "zh"], "weight": 1},
-        {"name": "tatoeba-en-vi", "kind": "bitext", "path": "sample:bitext/tatoeba.eng-vie", "languages": ["eng", "vie"], "weight": 1},
+        {"name": "news-en-zh", "kind": "bitext", "path": "sample:bitext/newstest2017.en-zh", "languages": ["en", "zh"],
+         "weight": 1},
+        {"name": "tatoeba-en-vi", "kind": "bitext", "path": "sample:bitext/tatoeba.eng-vie",
+         "languages": ["eng", "vie"], "weight": 1},
     ]}}, sort_keys=False))
     mix = tmp_path / "muit-allocated.yaml"
     assert main(["scaling", "allocate", str(out), "--budget", "600", "-o", str(mix), "--recipe", str(base),
@@ -76,10 +81,14 @@ def test_allocate_writes_a_full_data_recipe(points, tmp_path):
 
 @pytest.mark.parametrize("make, args, message", [
     (lambda p: p.write_text("language,size,value\nzh,10,1\n"), ["fit"], "missing column(s) metric, model, seed"),
-    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,0,chrf++,1,m,0\n"), ["fit"], "sizes must be positive"),
-    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,10,chrf++,1,m,0\nzh,20,bleu,1,m,0\n"), ["fit"], "several metrics"),
-    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,10,chrf++,x,m,0\n"), ["fit"], "expected a number"),
-    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,10,chrf++,1,m,0\n"), ["fit"], "no candidate form"),
+    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,0,chrf++,1,m,0\n"), ["fit"],
+     "sizes must be positive"),
+    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,10,chrf++,1,m,0\nzh,20,bleu,1,m,0\n"), ["fit"],
+     "several metrics"),
+    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,10,chrf++,x,m,0\n"), ["fit"],
+     "expected a number"),
+    (lambda p: p.write_text("language,size,metric,value,model,seed\nzh,10,chrf++,1,m,0\n"), ["fit"],
+     "no candidate form"),
 ])
 def test_fit_bad_input(tmp_path, capsys, make, args, message):
     path = tmp_path / "p.csv"
@@ -96,7 +105,8 @@ def test_fit_bad_input(tmp_path, capsys, make, args, message):
 ])
 def test_allocate_bad_input(points, tmp_path, capsys, args, message):
     out = tmp_path / "fit"
-    assert main(["scaling", "fit", str(points), "-o", str(out), "--metric", "chrf++", "--forms", "log-linear", "--bootstrap", "10"]) == 0
+    assert main(["scaling", "fit", str(points), "-o", str(out), "--metric", "chrf++", "--forms", "log-linear",
+                 "--bootstrap", "10"]) == 0
     capsys.readouterr()
     assert main(["scaling", "allocate", str(out), *args, "-o", str(tmp_path / "m.yaml")]) == 2
     assert message in capsys.readouterr().err

@@ -18,7 +18,8 @@ XQUAD = {"56beb4343aeaaa14008c925b": "308", "56beb4343aeaaa14008c925c": "136 次
 # What each model "answered": base in English (right on b and d), tuned in Chinese (right on b, c, d).
 ANSWERS = {
     "base": ["The defense gave up 308 points.", "I do not know the answer.", "He had 118 tackles.", "Four times."],
-    "tuned": ["黑豹队的防守丢了308分。", "贾里德在职业生涯中有136 次擒杀。", "黑豹队的防守贡献了118次擒抱。", "约什·诺曼拦截了两次。"],
+    "tuned": ["黑豹队的防守丢了308分。", "贾里德在职业生涯中有136 次擒杀。", "黑豹队的防守贡献了118次擒抱。",
+              "约什·诺曼拦截了两次。"],
 }
 
 
@@ -39,8 +40,10 @@ def write_fake_run(root, base_model_dir, tuned_model_dir) -> None:
     append_jsonl(root / "models" / "tuned" / "train_log.jsonl",
                  [{"step": s, "loss": round(3.0 - 0.3 * s, 3), "lr": 1e-4} for s in range(1, 6)])
     for key, seconds in (("data__d", 0.4), ("train__tuned", 120.0), ("eval__base", 30.0)):
-        write_json(root / "steps" / f"{key}.json", {"step": key.replace("__", ":"), "fingerprint": "x", "seconds": seconds})
-    append_jsonl(root / "run_log.jsonl", [{"step": k, "status": "done"} for k in ("data:d", "train:tuned", "eval:base")])
+        write_json(root / "steps" / f"{key}.json",
+                   {"step": key.replace("__", ":"), "fingerprint": "x", "seconds": seconds})
+    append_jsonl(root / "run_log.jsonl",
+                 [{"step": k, "status": "done"} for k in ("data:d", "train:tuned", "eval:base")])
 
     sources, references = _flores(3)
     translations = {"base": sources, "tuned": [references[0], "他补充说。", "糖尿病的专家。"]}

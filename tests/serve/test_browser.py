@@ -66,7 +66,8 @@ def test_chat_answers_from_every_model_arrive_in_columns(browser_page, url, shot
     page.fill("#max-new", "40")
     page.click("#send")
     page.wait_for_function(
-        "n => [...document.querySelectorAll('.col .status')].filter(s => s.textContent.startsWith('done')).length === n",
+        "n => [...document.querySelectorAll('.col .status')]"
+        ".filter(s => s.textContent.startsWith('done')).length === n",
         arg=len(labels), timeout=300_000)
     columns = page.query_selector_all(".col")
     assert [c.get_attribute("data-model") for c in columns] == labels

@@ -113,14 +113,16 @@ def test_requests_queue_one_generation_at_a_time(live, monkeypatch):
 
     for model in live.app.state.models.values():  # ~20 ms a token, so the first request is still running
         forward = model.model.forward
-        monkeypatch.setattr(model.model, "forward", lambda *a, _forward=forward, **k: time.sleep(0.02) or _forward(*a, **k))
+        monkeypatch.setattr(model.model, "forward",
+                            lambda *a, _forward=forward, **k: time.sleep(0.02) or _forward(*a, **k))
     results = {}
 
     def ask(name, body):
         results[name] = chat_events(live.url, body)
 
-    first = threading.Thread(target=ask, args=("first", {"prompt": "One", "models": ["base", "tuned"], "max_new_tokens": 40,
-                                                         "sampling": True, "temperature": 1.0, "seed": 3}))
+    first = threading.Thread(target=ask, args=("first", {"prompt": "One", "models": ["base", "tuned"],
+                                                         "max_new_tokens": 40, "sampling": True, "temperature": 1.0,
+                                                         "seed": 3}))
     first.start()
     deadline = time.time() + 10
     while live.app.state.queue.ahead() == 0 and time.time() < deadline:  # until the first holds the queue

@@ -48,10 +48,12 @@ def test_a_failed_step_and_a_quiet_run(training_run):
 
 
 def test_the_base_model_comes_from_the_recipe_or_what_the_run_recorded(tmp_path):
-    (tmp_path / "recipe.yaml").write_text("base_model: ../models/base\nmodels: [{name: m, data: d}]\n", encoding="utf-8")
+    (tmp_path / "recipe.yaml").write_text("base_model: ../models/base\nmodels: [{name: m, data: d}]\n",
+                                          encoding="utf-8")
     run = RunFolder(tmp_path)
     assert run.base_model() is None  # relative to a recipe folder the run does not record
-    write_json(tmp_path / "models" / "m" / "lingalign_model.json", {"prompt_format": "alpaca", "base_model": "/abs/base"})
+    write_json(tmp_path / "models" / "m" / "lingalign_model.json",
+               {"prompt_format": "alpaca", "base_model": "/abs/base"})
     assert run.base_model() == "/abs/base"
     write_json(tmp_path / "eval" / "base" / "results.json", {"model_path": "/abs/evaluated"})
     assert run.base_model() == "/abs/evaluated"

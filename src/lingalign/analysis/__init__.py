@@ -8,16 +8,7 @@ in the user's language?
 
 from __future__ import annotations
 
+from lingalign.analysis.layerwise import align
+from lingalign.analysis.responses import response_languages
 
-def align(models, langs, out_dir, **options) -> dict:
-    """See ``lingalign.analysis.layerwise.align``."""
-    from lingalign.analysis.layerwise import align as run
-
-    return run(models, langs, out_dir, **options)
-
-
-def response_languages(paths, out_dir=None) -> dict:
-    """See ``lingalign.analysis.responses.response_languages``."""
-    from lingalign.analysis.responses import response_languages as run
-
-    return run(paths, out_dir)
+__all__ = ["align", "response_languages"]

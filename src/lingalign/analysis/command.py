@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from lingalign.analysis.layerwise import align, parse_models
+from lingalign.analysis.responses import format_table, response_languages
 from lingalign.errors import UserError
 
 
@@ -57,8 +59,6 @@ def _positive(name: str, value: int | None) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.action == "align":
-        from lingalign.analysis.layerwise import align, parse_models
-
         _positive("--limit", args.limit)
         _positive("--batch-size", args.batch_size)
         _positive("--max-length", args.max_length)
@@ -70,8 +70,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}/alignment.json, alignment.csv and plots")
         return 0
     if args.action == "responses":
-        from lingalign.analysis.responses import format_table, response_languages
-
         report = response_languages(args.paths, args.out)
         print(format_table(report["rows"]))
         if report["skipped_choice_tasks"]:

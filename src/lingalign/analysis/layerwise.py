@@ -13,9 +13,17 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from lingalign.analysis.parallel import load_parallel
+from lingalign.analysis.pooling import pooled_layers
 from lingalign.artifacts import atomic_open, hash_obj, is_complete, read_json, versions, write_json, write_manifest
 from lingalign.errors import UserError
+from lingalign.models import load_model, load_tokenizer, resolve_model, torch_dtype
+from lingalign.provenance import provenance
+
+# torch, and analysis.alignment and analysis.plots (torch, matplotlib), are imported where they are used:
+# `lingalign --help` imports this module (lingalign.run -> lingalign.analysis).
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +55,6 @@ def parse_models(specs) -> list[tuple[str, str]]:
 
 def _model_identity(name: str) -> dict:
     """What makes a model's numbers reusable: its resolved location and its files' sizes and times."""
-    from lingalign.models import resolve_model
-
     path = resolve_model(name)
     files = []
     if os.path.isdir(path):
@@ -62,9 +68,6 @@ def _model_identity(name: str) -> dict:
 def _pool_model(label: str, name: str, sentences, settings: dict) -> dict:
     """Load one model and pool every language: ``{"vectors": {lang: [layers + 1, n, hidden]}, ...}``."""
     import torch
-
-    from lingalign.analysis.pooling import pooled_layers
-    from lingalign.models import load_model, load_tokenizer
 
     start = time.perf_counter()
     tokenizer = load_tokenizer(name)
@@ -109,8 +112,6 @@ def _metrics(pooled: dict, cka: bool, center: bool) -> tuple[dict, dict]:
     Returns ``({lang: {metric: [value per layer]}}, {lang: {direction: bool array [layers, n]}})``;
     the hits feed the sentence-by-sentence comparison of models (:func:`_paired`).
     """
-    import numpy as np
-
     from lingalign.analysis.alignment import retrieval_hits, similarity, similarity_metrics
 
     vectors = pooled["vectors"]
@@ -226,8 +227,6 @@ def align(
     Returns the report written to ``alignment.json``.
     """
     from lingalign.analysis.plots import plot_alignment
-    from lingalign.models import torch_dtype
-    from lingalign.provenance import provenance
 
     out = Path(out_dir)
     model_list = parse_models(models)

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from lingalign.analysis.alignment import LABELS  # noqa: E402
+from lingalign.artifacts import atomic_open  # noqa: E402
 
 STYLES = ("-", "--", ":", "-.")
 COLORS = plt.get_cmap("tab10").colors
@@ -112,8 +113,6 @@ def plot_responses(rows: list[dict], path: Path, top: int = 6) -> Path:
 
 def _save(fig, path: Path) -> Path:
     """Write a PNG atomically and free the figure."""
-    from lingalign.artifacts import atomic_open
-
     with atomic_open(path, "wb", encoding=None) as handle:
         fig.savefig(handle, format="png", dpi=110)
     plt.close(fig)

@@ -29,6 +29,8 @@ from lingalign.errors import UserError, where
 from lingalign.langid import base_code, detect, identifier_code
 from lingalign.tasks.registry import expected_from_task
 
+# analysis.plots (matplotlib, torch) is imported where it is used: `lingalign --help` imports this module.
+
 TEXT_KEYS = ("prediction", "response", "output")
 GENERIC_FOLDERS = ("model", "final", "merged", "adapter", "checkpoint")
 

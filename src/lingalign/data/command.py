@@ -12,7 +12,13 @@ import json
 from itertools import islice
 from pathlib import Path
 
+from lingalign.artifacts import read_manifest
+from lingalign.config import validate
+from lingalign.data.build import build_dataset
+from lingalign.data.recipe import TranslateSpec
+from lingalign.data.translate import TRANSLATED_FILE, translate_set
 from lingalign.errors import UserError
+from lingalign.models import DEFAULT_MODEL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,8 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.data_command == "build":
-        from lingalign.data.build import build_dataset
-
         manifest = build_dataset(args.recipe, args.out, force=args.force)
         print(f"{Path(args.out) / 'train.jsonl'}: {summary(manifest)}")
         return 0
@@ -64,10 +68,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def translate(args: argparse.Namespace) -> int:
-    from lingalign.config import validate
-    from lingalign.data.translate import TRANSLATED_FILE, translate_set
-    from lingalign.models import DEFAULT_MODEL
-
     spec = {"model": args.model or DEFAULT_MODEL, "from": args.source_lang}
     for key in ("limit", "chunk_size", "batch_size", "max_new_tokens", "backend", "dtype", "prompt_format",
                 "target_code"):
@@ -80,8 +80,6 @@ def translate(args: argparse.Namespace) -> int:
         filters["max_length_ratio"] = args.max_length_ratio
     if filters:
         spec["filters"] = filters
-    from lingalign.data.recipe import TranslateSpec
-
     spec = validate(spec, TranslateSpec, "lingalign data translate")
     manifest = translate_set(args.input, args.out, args.to, spec, fmt=args.format, fields=parse_fields(args.fields),
                              force=args.force)
@@ -117,8 +115,6 @@ def summary(manifest: dict) -> str:
 
 
 def show(folder: Path, n: int) -> int:
-    from lingalign.artifacts import read_manifest
-
     manifest = read_manifest(folder)
     if manifest is None or manifest.get("stage") != "data":
         raise UserError(f"{folder}: no finished data build here (no data manifest.json)",

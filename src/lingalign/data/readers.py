@@ -8,6 +8,7 @@ Every problem in a file is a ``UserError`` naming the file and line.
 from __future__ import annotations
 
 import codecs
+import gzip
 import json
 from itertools import zip_longest
 from pathlib import Path
@@ -32,8 +33,6 @@ def _open_bytes(path: Path):
     """A file for reading bytes; ``.gz`` files (WikiMatrix ships as ``WikiMatrix.en-el.tsv.gz``) are unpacked
     on the fly."""
     if path.suffix == ".gz":
-        import gzip
-
         return gzip.open(_require(path), "rb")
     return open(_require(path), "rb")
 

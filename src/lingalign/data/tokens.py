@@ -24,6 +24,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import tokenizers
+
+from lingalign.models import load_tokenizer, resolve_model
 from lingalign.prompting import build_prompt
 
 BATCH = 2048
@@ -41,14 +44,10 @@ class TokenFilter:
 
     def _load(self, model_name: str) -> Callable[[list[str]], list[int]]:
         """A batch token counter for a model name/folder, or a folder holding just a tokenizer."""
-        from lingalign.models import load_tokenizer, resolve_model
-
         folder = Path(model_name).expanduser()
         if not (folder / "tokenizer_config.json").exists():
             folder = Path(resolve_model(model_name))
         if self.prompt_format == "alpaca" and (folder / "tokenizer.json").exists():
-            import tokenizers
-
             engine = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
             count = lambda texts: [len(e.ids) for e in engine.encode_batch_fast(texts, add_special_tokens=False)]
             if engine.normalizer is None and isinstance(engine.pre_tokenizer, tokenizers.pre_tokenizers.ByteLevel):

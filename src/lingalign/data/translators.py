@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+import langcodes
+
 from lingalign.errors import UserError
 from lingalign.generation.backends import make_generator
 from lingalign.generation.batching import length_sorted_batches
@@ -238,8 +240,6 @@ def _forced(code: str, vocab: dict, family: str) -> dict:
 
 
 def _iso_forms(code: str) -> list[str]:
-    import langcodes
-
     language = langcodes.Language.get(code)
     forms = [code, language.language or code]
     try:
@@ -258,8 +258,6 @@ _FLORES200 = {"ar": "arb_Arab", "zh": "zho_Hans", "fa": "pes_Arab", "ms": "zsm_L
 
 def flores200_code(code: str, vocab: dict | None = None) -> str:
     """``el`` -> ``ell_Grek``, ``zh`` -> ``zho_Hans``, ``ar`` -> ``arb_Arab`` (NLLB's language tokens)."""
-    import langcodes
-
     if "_" in code and vocab is not None and code in vocab:
         return code
     language = langcodes.Language.get(code)
@@ -270,8 +268,6 @@ def flores200_code(code: str, vocab: dict | None = None) -> str:
 
 
 def _mbart_code(code: str, vocab: dict) -> str:
-    import langcodes
-
     base = langcodes.Language.get(code).language or code
     found = sorted(t for t in vocab if len(t) == 5 and t[2] == "_" and t[:2] == base and t[3:].isupper())
     return found[0] if found else f"{base}_XX"

@@ -28,6 +28,8 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
+import yaml
+
 from lingalign import artifacts
 from lingalign.errors import UserError
 from lingalign.langid import base_code, detect
@@ -92,8 +94,6 @@ class _Function(str):
 
 
 def _dumper():
-    import yaml
-
     class Dumper(yaml.SafeDumper):
         pass
 
@@ -154,8 +154,6 @@ def task_config(task, data_file: Path, *, fmt: str, stops: list[str], max_new_to
 def export_tasks(tasks, out_dir: str | Path, *, fmt: str, tokenizer=None, limit: int | None = None,
                  max_new_tokens: int | None = None) -> list[Path]:
     """Write ``out_dir/<task>.yaml`` and ``out_dir/data/<task>.jsonl`` for each task; returns the YAML paths."""
-    import yaml
-
     out = Path(out_dir)
     stops = eval_stop_strings(fmt)
     written, notes = [], []

@@ -19,14 +19,20 @@ from typing import Sequence
 
 from lingalign import artifacts
 from lingalign.errors import UserError
+from lingalign.evaluate import scoring
 from lingalign.generation.backends import make_generator
 from lingalign.generation.dtype import resolve_dtype
 from lingalign.generation.fingerprint import model_fingerprint
 from lingalign.generation.loglik import choose, option_logprobs
 from lingalign.generation.progress import DecodeProgress
 from lingalign.generation.work_units import UNIT_BATCHES, Processes, part_files, part_path, work_units, write_in_order
+from lingalign.models import load_tokenizer, resolve_model
+from lingalign.prompting import PROMPT_FORMATS, build_prompt, eval_stop_strings, read_model_prompt_format
+from lingalign.provenance import for_evaluation
+from lingalign.result_files import merge_results
 from lingalign.runtime import default_device
 from lingalign.tasks.base import Task, default_data_root
+from lingalign.tasks.qa import PROMPT_VERSION
 from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
 
 log = logging.getLogger(__name__)
@@ -109,13 +115,6 @@ def evaluate(
     trust_remote_code: bool = False,
 ) -> dict:
     """Evaluate ``model`` on ``tasks`` and write ``out_dir/results.json``; returns the results dict."""
-    from lingalign.evaluate import scoring
-    from lingalign.models import resolve_model
-    from lingalign.prompting import PROMPT_FORMATS, eval_stop_strings, read_model_prompt_format
-    from lingalign.provenance import for_evaluation
-    from lingalign.result_files import merge_results
-    from lingalign.tasks.qa import PROMPT_VERSION
-
     out_dir = Path(out_dir)
     root = Path(data_root) if data_root else default_data_root()
     if not root.is_dir():
@@ -215,8 +214,6 @@ class _Runtime:
             if generator is not None and hasattr(generator, "tokenizer"):
                 self._tokenizer = generator.tokenizer
             else:
-                from lingalign.models import load_tokenizer
-
                 self._tokenizer = load_tokenizer(self.model_path, trust_remote_code=self.trust, padding_side="left")
         return self._tokenizer
 
@@ -273,8 +270,6 @@ def _decode_unit(task: Task, unit, runtime: _Runtime, fmt: str, stops: list[str]
     ``progress(n)`` is told after each batch how many items it finished. The unit's records are
     stored only when it is whole, since a resumed unit is decoded again whole anyway.
     """
-    from lingalign.prompting import build_prompt
-
     tokenizer = runtime.tokenizer if fmt == "chat" else None
     prompts = [build_prompt(e.instruction, e.input, fmt, tokenizer) for e in unit]
     if task.kind == "choice":

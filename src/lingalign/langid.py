@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import langcodes
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
 UNKNOWN = "und"
 
 # py3langid labels some Chinese text as Cantonese (yue) or Wu (wuu): 21 of the first 200 FLORES
@@ -33,8 +36,6 @@ UNSUPPORTED_FLORES = ("ast", "ceb", "ckb", "kam", "kea", "luo", "mri", "nya", "s
 
 @lru_cache(maxsize=1)
 def _identifier():
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
@@ -60,8 +61,6 @@ def detect_with_score(text: str) -> tuple[str, float]:
 
 def base_code(code: str) -> str:
     """Reduce a language code to its ISO 639-1 form: ``zh-Hans``/``zho``/``cmn`` -> ``zh``, ``msa`` -> ``ms``."""
-    import langcodes
-
     primary = code.replace("_", "-").split("-")[0]  # cmn_Hans, zho_simpl, zh-Hans -> cmn, zho, zh
     try:
         return langcodes.standardize_tag(primary, macro=True).split("-")[0]

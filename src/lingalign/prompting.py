@@ -18,8 +18,11 @@ same words.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
+from lingalign.artifacts import write_json
 from lingalign.errors import UserError
 from lingalign.languages import language_name
 
@@ -85,18 +88,11 @@ MODEL_INFO_FILE = "lingalign_model.json"
 
 def write_model_info(folder, prompt_format: str, **extra) -> None:
     """Record in a trained model folder how it was prompted, so evaluation prompts it the same way."""
-    from pathlib import Path
-
-    from lingalign.artifacts import write_json
-
     write_json(Path(folder) / MODEL_INFO_FILE, {"prompt_format": prompt_format, **extra})
 
 
 def read_model_prompt_format(folder) -> str | None:
     """The prompt format a lingalign-trained model was trained with, or None for other models."""
-    import json
-    from pathlib import Path
-
     path = Path(folder) / MODEL_INFO_FILE
     if not path.exists():
         return None

@@ -40,6 +40,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+import langcodes
+
 from lingalign.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,6 @@ def _installed(*modules: str) -> bool:
 
 @lru_cache(maxsize=None)
 def _script(lang: str) -> str:
-    import langcodes
-
     parts = lang.replace("_", "-").split("-")  # cmn_Hant, zh-Hant, zho_trad, tha
     written = next((p.title() for p in parts[1:] if len(p) == 4 and langcodes.tag_is_valid(f"und-{p}")), None)
     try:

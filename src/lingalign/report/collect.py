@@ -20,6 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lingalign.artifacts import read_jsonl_tolerant
 from lingalign.provenance import short
 from lingalign.result_files import load_results, results_path
@@ -34,8 +36,6 @@ def _load_json(path: Path) -> Any:
 
 def _model_order(recipe_text: str | None, names) -> list[str]:
     """The base model first, then the models in the recipe's order, then any others by name."""
-    import yaml
-
     try:
         recipe = yaml.safe_load(recipe_text) if recipe_text else None
         listed = [m["name"] for m in recipe.get("models", [])] if isinstance(recipe, dict) else []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lingalign.artifacts import write_text
 from lingalign.errors import UserError
+from lingalign.report.collect import collect
 
 
 def write_report(run_dir: str | Path, output: str | Path | None = None, extra: list | None = None) -> Path:
@@ -13,9 +15,7 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, extra: l
 
     ``extra``: more results files shown as more models (a lingalign results.json, or an lm-eval
     ``--output_path`` results file, matched to the run's tasks by name)."""
-    from lingalign.artifacts import write_text
-    from lingalign.report.collect import collect
-    from lingalign.report.html import render
+    from lingalign.report.html import render  # matplotlib: not at `lingalign --help`, which imports this module
 
     run = Path(run_dir)
     if not run.is_dir():

@@ -10,6 +10,7 @@ representation similarity) can be given per language with ``--distance`` instead
 
 from __future__ import annotations
 
+import langcodes
 import numpy as np
 
 from lingalign.errors import UserError
@@ -32,8 +33,6 @@ def uriel_distances(langs: list[str]) -> dict[str, float]:
 
 
 def _alpha3(lang: str) -> str:
-    import langcodes
-
     try:
         return langcodes.Language.get(lang).to_alpha3()
     except (LookupError, ValueError):

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from lingalign.errors import UserError, where
 
@@ -89,8 +90,6 @@ def parse_mapping(text: str | None, what: str) -> dict[str, float]:
 
 def read_mapping_file(path, what: str) -> dict[str, float]:
     """A YAML/JSON mapping ``{lang: number}`` or a two-column CSV ``language,value``."""
-    import yaml
-
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: {what} file not found")

@@ -9,6 +9,7 @@ then infinite too when more than 2.5% of the draws say so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import brentq
@@ -89,8 +90,6 @@ class Law:
 
     @classmethod
     def load(cls, path) -> "Law":
-        from pathlib import Path
-
         path = Path(path)
         if path.is_dir():
             path = path / "law.json"

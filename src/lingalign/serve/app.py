@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from lingalign.errors import UserError
+from lingalign.serve.browse import Predictions
 from lingalign.serve.chat import (
     DEFAULT_MAX_QUEUE,
     MAX_INPUT_CHARS,
@@ -149,8 +150,6 @@ def create_app(run: RunFolder | None, models: dict[str, ChatModel], *, unavailab
                allowed_hosts: list[str] | None = None, max_queue: int = DEFAULT_MAX_QUEUE) -> FastAPI:
     """The app over a run folder (or None) and the loaded models; ``unavailable``: label -> why not loaded;
     ``max_queue``: requests that may wait behind the one generating (more get 503)."""
-    from lingalign.serve.browse import Predictions
-
     app = FastAPI(title="lingalign serve", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
     queue = GenerationQueue(max_waiting=max_queue)

@@ -17,6 +17,7 @@ results.json); when that is gone, the stored prompt is shown instead.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -60,8 +61,6 @@ class Predictions:
         return out
 
     def _results_entry(self, label: str, task: str) -> dict:
-        import json
-
         try:
             data = json.loads((self.run.root / "eval" / label / "results.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 import anyio
+import langcodes
 
 from lingalign.errors import UserError
 from lingalign.generation.hf_generator import HFGenerator
@@ -347,8 +348,6 @@ async def _answer(model: ChatModel, instruction: str, input: str, settings: Sett
 
 def language_name(code: str) -> str:
     """``zh`` -> ``Chinese`` (langcodes), for the badge's tooltip."""
-    import langcodes
-
     try:
         return langcodes.Language.get(code).display_name()
     except (LookupError, ValueError):

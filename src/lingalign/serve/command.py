@@ -20,9 +20,11 @@ import sys
 import time
 
 from lingalign.errors import UserError
+from lingalign.models import resolve_model
+from lingalign.serve.chat import DEFAULT_MAX_QUEUE, MAX_MODELS, load_models
+from lingalign.serve.runfolder import RunFolder
 
 DEFAULT_PORT = 7860
-DEFAULT_MAX_QUEUE = 8  # lingalign.serve.chat.DEFAULT_MAX_QUEUE, repeated so that --help needs no torch
 LABEL = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -44,8 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def choose_models(run, specs: list[str]) -> tuple[dict[str, str], set[str], dict[str, str]]:
     """``(label -> model to load, labels the user named, label -> why it is not offered)``."""
-    from lingalign.serve.chat import MAX_MODELS
-
     in_run = run.chat_models() if run else {}
     chosen, named, skipped = {}, set(), {}
     for spec in specs:
@@ -81,8 +81,6 @@ def choose_models(run, specs: list[str]) -> tuple[dict[str, str], set[str], dict
 
 def check_model_paths(chosen: dict[str, str], named: set[str]) -> None:
     """A path the user gave must exist: say so now, before minutes of loading the others."""
-    from lingalign.models import resolve_model
-
     for label in [label for label in chosen if label in named]:  # in the order given
         try:
             resolve_model(chosen[label])
@@ -124,8 +122,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 def main(args: argparse.Namespace) -> int:
     start = time.time()
-    from lingalign.serve.runfolder import RunFolder
-
     run = RunFolder(args.run_dir) if args.run_dir else None
     if run is None and not args.model:
         raise UserError("nothing to serve: give a run folder or models",
@@ -149,8 +145,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"lingalign serve: WARNING: listening on {args.host}, reachable from other machines; the page has "
               "no login and lets anyone on the network read the run folder and use the models", file=sys.stderr)
     try:
-        from lingalign.serve.app import LOOPBACK_HOSTS, create_app
-        from lingalign.serve.chat import load_models
+        from lingalign.serve.app import LOOPBACK_HOSTS, create_app  # fastapi: not at `lingalign --help`
 
         if chosen:
             print(f"loading {len(chosen)} model(s):", flush=True)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lingalign.models import DEFAULT_MODEL, resolve_model
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -87,8 +89,6 @@ def samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def default_model_dir() -> Path:
     """The real default model (SmolLM2-135M-Instruct), converted from GGUF on first use."""
-    from lingalign.models import DEFAULT_MODEL, resolve_model
-
     return Path(resolve_model(DEFAULT_MODEL))
 
 

@@ -1,10 +1,12 @@
 """Atomic writes, JSONL streams and manifests: the files every stage relies on."""
 
 import json
+import os
 
 import pytest
 
 from lingalign import artifacts
+from lingalign.artifacts import write_text
 from lingalign.errors import UserError
 
 
@@ -68,10 +70,6 @@ def test_hashes_change_with_content(tmp_path):
 
 def test_written_files_get_the_usual_permissions(tmp_path):
     """Atomic writes go through a private temporary file; the result must not stay private (0600)."""
-    import os
-
-    from lingalign.artifacts import write_text
-
     old = os.umask(0o022)
     try:
         write_text(tmp_path / "results.json", "{}")

@@ -12,7 +12,9 @@ from lingalign.analysis.alignment import (
     layer_metrics,
     linear_cka,
     pair_cosines,
+    paired_difference,
     retrieval_accuracy,
+    retrieval_interval,
 )
 
 
@@ -34,8 +36,6 @@ def test_retrieval_by_hand():
 
 
 def test_retrieval_interval_is_wilsons():
-    from lingalign.analysis.alignment import retrieval_interval
-
     low, high = retrieval_interval(0.09, 200)  # 18 of 200: Wilson 95% is [5.8%, 13.8%]
     assert (round(100 * low, 1), round(100 * high, 1)) == (5.8, 13.8)
     low, high = retrieval_interval(0.0, 50)
@@ -85,8 +85,6 @@ def test_centering_removes_a_shared_offset_that_hides_the_pairs():
 def test_paired_difference_counts_the_sentences_only_one_model_gets():
     from scipy.stats import binomtest
 
-    from lingalign.analysis.alignment import paired_difference
-
     reference = [True] * 10 + [False] * 90
     model = [True] * 10 + [True] * 14 + [False] * 76  # the same ten, plus fourteen more
     result = paired_difference(model, reference)
@@ -99,8 +97,6 @@ def test_paired_difference_counts_the_sentences_only_one_model_gets():
 
 
 def test_paired_difference_of_equal_accuracies_by_different_sentences_is_not_significant():
-    from lingalign.analysis.alignment import paired_difference
-
     model = [True, False] * 50
     reference = [False, True] * 50  # same accuracy, disjoint sentences: delta 0, p = 1
     result = paired_difference(model, reference)

@@ -10,6 +10,8 @@ import types
 import pytest
 import torch
 
+from lingalign.analysis.alignment import paired_difference, retrieval_hits, similarity
+from lingalign.analysis.layerwise import _metrics
 from lingalign.cli import main
 from lingalign.config import samples_dir
 
@@ -99,9 +101,6 @@ def test_models_are_compared_sentence_by_sentence_with_the_first(tiny_model_dir,
     assert len(rows) == 2 * 3 and {r["model"] for r in rows} == {"again"}
     assert "again - ref en-zh retrieval_en_x @ layer" in capsys.readouterr().out
     assert "paired.csv" in json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
-
-    from lingalign.analysis.alignment import paired_difference, retrieval_hits, similarity
-    from lingalign.analysis.layerwise import _metrics
 
     vectors = torch.load(out / "vectors" / "ref.pt")["vectors"]
     hits = _metrics({"vectors": vectors}, cka=False, center=False)[1]["zh"]["retrieval_en_x"]

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from lingalign import cli
-from lingalign.data import build_dataset, load_data_recipe
+from lingalign.data import build_dataset, load_data_recipe, mixture
 from lingalign.data.build import TRAIN_FILE
+from lingalign.data.recipe import DataRecipe
 from lingalign.errors import UserError
 
 KEYS = ["id", "instruction", "input", "output", "lang", "task", "source", "direction"]
@@ -226,8 +227,6 @@ def test_source_keys_must_fit_the_kind(tmp_path):
 
 
 def test_interrupted_rebuild_leaves_no_half_file_and_is_not_complete(tmp_path, monkeypatch):
-    from lingalign.data import mixture
-
     corpus(tmp_path)
     path = recipe(tmp_path, sources=[bitext(100)])
     build_dataset(path, tmp_path / "out")
@@ -303,8 +302,6 @@ def test_a_translate_source_is_translated_once_and_read(tmp_path, tiny_model_dir
 def test_unset_later_keys_leave_the_recipe_dump_and_so_old_fingerprints_alone():
     """Run folders made before ``translate``/``min_score`` existed must stay cached after an upgrade:
     the data step's fingerprint is a hash of this dump."""
-    from lingalign.data.recipe import DataRecipe
-
     recipe = DataRecipe(sources=[{"name": "a", "kind": "instructions", "path": "x.json", "lang": "en"},
                                  {"name": "b", "kind": "bitext", "path": "c", "languages": ["en", "zh"]}])
     for source in recipe.model_dump(mode="json")["sources"]:

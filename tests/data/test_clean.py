@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lingalign.data.clean import Cleaner, EvalTexts, text_length
 from lingalign.data.recipe import CleanConfig, EvalSet
+from lingalign.errors import UserError
 
 
 def test_each_filter_counts_what_it_drops():
@@ -66,10 +69,6 @@ def test_langid_filter_drops_sides_in_the_wrong_language():
 
 
 def test_langid_filter_uses_the_identifiers_own_labels_and_refuses_unknown_languages():
-    import pytest
-
-    from lingalign.errors import UserError
-
     cleaner = Cleaner(CleanConfig(langid=True, max_length_ratio=None))
     # py3langid labels Tagalog "tgl"; the recipe says "tl": the pair must be kept, not dropped
     assert cleaner.pair("Good morning to all of you, my friends.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -124,8 +125,6 @@ def test_news_commentary_tsv_with_empty_sides(tmp_path):
 
 
 def test_wikimatrix_scores_min_score_and_gzip(tmp_path):
-    import gzip
-
     text = "1.2\tGood pair.\tΚαλό ζεύγος.\n1.05\tFair pair.\tΜέτριο ζεύγος.\n1.01\tWeak pair.\tΑδύναμο.\n"
     path = tmp_path / "WikiMatrix.en-el.tsv.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:

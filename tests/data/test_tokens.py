@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 
+from lingalign.data import build_dataset
+from lingalign.data.instructions import translation_record
 from lingalign.data.tokens import TokenFilter
 from lingalign.prompting import build_prompt
 
@@ -49,7 +51,6 @@ def test_over_long_examples_are_dropped_and_counted(tokenizer_dir):
 
 def test_build_with_max_tokens_reports_drops(tmp_path, tokenizer_dir):
     from data.test_build import bitext, corpus, read, recipe  # tests/ is on pythonpath (pyproject)
-    from lingalign.data import build_dataset
 
     prefix = corpus(tmp_path, n=50)
     with open(f"{prefix}.en", "a", encoding="utf-8") as en, open(f"{prefix}.zh", "a", encoding="utf-8") as zh:
@@ -62,8 +63,6 @@ def test_build_with_max_tokens_reports_drops(tmp_path, tokenizer_dir):
 
 
 def test_byte_bound_skips_tokenizing_but_never_changes_the_decision(tokenizer_dir, samples_dir):
-    from lingalign.data.instructions import translation_record
-
     en = (samples_dir / "bitext" / "newstest2017.en-zh.en").read_text(encoding="utf-8").splitlines()[:300]
     zh = (samples_dir / "bitext" / "newstest2017.en-zh.zh").read_text(encoding="utf-8").splitlines()[:300]
     records = [translation_record("en", "zh", e, z, seed=0) for e, z in zip(en, zh)]

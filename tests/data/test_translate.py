@@ -12,6 +12,7 @@ from lingalign.cli import main
 from lingalign.data.recipe import TranslateFilters, TranslateSpec
 from lingalign.data.segments import join_field, missing_tokens, pieces, split_field
 from lingalign.data.translate import check_field, translate_set
+from lingalign.data.translators import CausalTranslator, flores200_code, language_codes
 from lingalign.errors import UserError
 
 CODE = "```python\nprint('Hello world, this is code')\n```"
@@ -104,8 +105,6 @@ def spec(model: Path, **changes) -> TranslateSpec:
 
 
 def test_causal_translation_keeps_code_and_structure_and_writes_a_manifest(tmp_path, tiny_model_dir, monkeypatch):
-    from lingalign.data.translators import CausalTranslator
-
     sent = []
     real = CausalTranslator.translate
     monkeypatch.setattr(CausalTranslator, "translate", lambda self, texts: sent.extend(texts) or real(self, texts))
@@ -198,8 +197,6 @@ def test_seq2seq_translation_resumes_to_the_same_bytes(tmp_path, tiny_seq2seq_di
 
 
 def test_language_codes_of_each_family():
-    from lingalign.data.translators import flores200_code, language_codes
-
     class Vocab:
         def __init__(self, *tokens):
             self.vocab = {t: i for i, t in enumerate(tokens)}

@@ -16,7 +16,10 @@ from lingalign import artifacts
 from lingalign.cli import main as cli_main
 from lingalign.errors import UserError
 from lingalign.evaluate import evaluate
+from lingalign.prompting import build_prompt
+from lingalign.report.command import write_report
 from lingalign.result_files import find_lm_eval_results, load_results, read_lm_eval_predictions
+from lingalign.tasks.registry import load_builtin
 
 TASKS = "xcopa-zh,xcopa-it,mgsm-zh"
 
@@ -35,9 +38,6 @@ def _export(tmp_path, *extra):
 
 
 def test_export_writes_tasks_with_lingalign_prompts_and_settings(tmp_path, samples_dir):
-    from lingalign.prompting import build_prompt
-    from lingalign.tasks.registry import load_builtin
-
     target = _export(tmp_path, "--limit", "3")
     xcopa = yaml.load((target / "xcopa-zh.yaml").read_text(encoding="utf-8"), Loader=_Loader)
     assert xcopa["output_type"] == "multiple_choice" and xcopa["target_delimiter"] == ""
@@ -121,8 +121,6 @@ def test_a_file_of_another_format_is_a_clear_error(tmp_path, capsys, content, me
 
 
 def test_report_shows_an_lm_eval_file_beside_the_run(tmp_path):
-    from lingalign.report.command import write_report
-
     artifacts.write_json(tmp_path / "run/eval/base/results.json", {
         "model": "base", "prompt_format": "alpaca", "tasks": {
         "mgsm-zh-cot": {"n": 25, "kind": "math", "lang": "zh", "prompt_variant": "cot",

@@ -10,6 +10,9 @@ from lingalign import artifacts
 from lingalign.cli import main as cli_main
 from lingalign.evaluate import evaluate
 from lingalign.generation.hf_generator import HFGenerator
+from lingalign.metrics.math_answers import is_correct
+from lingalign.prompting import write_model_info
+from lingalign.result_files import merge_results
 
 TASKS = "xquad-zh,flores-en-zh"
 FAST = dict(limit=6, batch_size=3, max_new_tokens=6, dtype="float32")
@@ -110,8 +113,6 @@ def test_chat_format_and_model_recorded_format(tiny_model_dir, tmp_path):
     record = artifacts.read_jsonl_tolerant(tmp_path / "chat/predictions/xquad-en.jsonl")[0]
     assert record["prompt"].startswith("<|im_start|>user") and record["prompt"].endswith("assistant\n")
 
-    from lingalign.prompting import write_model_info
-
     model = tmp_path / "trained"
     shutil.copytree(tiny_model_dir, model)
     write_model_info(model, "chat")
@@ -189,8 +190,6 @@ def test_mgsm_and_xcopa_end_to_end(tiny_model_dir, tmp_path):
     assert set(pivot["metrics"]) == {"accuracy", "answer_lang"}
     assert set(xcopa["metrics"]) == {"accuracy"} and "(sum)" in xcopa["metrics"]["accuracy"]["scoring"]
     preds = artifacts.read_jsonl_tolerant(out / "predictions/mgsm-zh.jsonl")
-    from lingalign.metrics.math_answers import is_correct
-
     correct = sum(is_correct(p["prediction"], p["references"][0]) for p in preds)
     assert mgsm["metrics"]["accuracy"]["value"] == 25 * correct
     assert preds[0]["references"] == ["18"] and "只给出最终答案" in preds[0]["prompt"]
@@ -244,8 +243,6 @@ def test_compare_says_when_precision_or_cpu_kind_differ(fresh, tmp_path, capsys)
 
 
 def test_merged_results_keep_the_provenance_of_tasks_from_another_machine(fresh, tmp_path):
-    from lingalign.result_files import merge_results
-
     _, results = fresh
     old = _other_machine(results)
     artifacts.write_json(tmp_path / "results.json", old)

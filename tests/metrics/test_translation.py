@@ -6,6 +6,7 @@ import pytest
 from sacrebleu.metrics import BLEU, CHRF
 
 from lingalign.errors import UserError
+from lingalign.metrics import translation as mt_metrics
 from lingalign.metrics.translation import bleu_tokenizer, find_spm_model, score_translation, spm_signature
 
 HYP = ["我们现在有四个月大的老鼠。", "他补充道。"]
@@ -23,8 +24,6 @@ def test_chinese_bleu_uses_zh_tokenizer_and_matches_sacrebleu():
 
 
 def test_tokenizer_choice_follows_the_script(monkeypatch):
-    from lingalign.metrics import translation as mt_metrics
-
     for lang in ("zh", "cmn_Hans", "cmn_Hant", "zho_trad", "zh-Hant", "yue"):
         assert bleu_tokenizer(lang) == "zh", lang
     for lang in ("th", "tha", "lo", "lao", "km", "khm", "my", "mya", "bo"):

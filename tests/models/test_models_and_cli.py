@@ -6,7 +6,7 @@ import pytest
 
 from lingalign.cli import main
 from lingalign.errors import UserError
-from lingalign.models import load_tokenizer, resolve_model
+from lingalign.models import load_model, load_tokenizer, resolve_model
 
 
 def test_missing_model_folder_is_a_clear_error(tmp_path):
@@ -46,8 +46,6 @@ def test_cli_without_verb_shows_help(capsys):
 
 @pytest.mark.slow
 def test_default_model_is_converted_once_and_loads(default_model_dir):
-    from lingalign.models import load_model
-
     config = json.loads((default_model_dir / "config.json").read_text())
     assert config["model_type"] == "llama" and "quantization_config" not in config
     assert (default_model_dir / "model.safetensors").exists()

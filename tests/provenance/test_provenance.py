@@ -1,13 +1,19 @@
 """Provenance: one rule for precision auto, the block every result carries, and `lingalign env`."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from lingalign import provenance
+from lingalign.artifacts import read_json, write_manifest
 from lingalign.cli import main as cli_main
+from lingalign.evaluate import evaluate
+from lingalign.generation.dtype import resolve_dtype
 from lingalign.provenance import machine
+from lingalign.train import TrainConfig, train
+from lingalign.train.stage import resolve_precision
 
 X86_CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -57,10 +63,6 @@ def test_auto_precision_is_bf16_only_with_native_bf16(x86_cpu):
 
 def test_evaluation_auto_dtype_follows_the_device_that_decodes(x86_cpu, monkeypatch):
     """An AVX2 host with a bf16 GPU: the hf backend decodes on the GPU, so auto means bf16 there."""
-    import torch
-
-    from lingalign.generation.dtype import resolve_dtype
-
     x86_cpu()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
@@ -79,11 +81,6 @@ def test_arm_asks_onednn(monkeypatch):
 
 def test_training_and_evaluation_share_the_rule(x86_cpu):
     """Before, evaluation asked oneDNN (true on any AVX-512 CPU) and training asked for AVX512-BF16/AMX."""
-    from types import SimpleNamespace
-
-    from lingalign.generation.dtype import resolve_dtype
-    from lingalign.train.stage import resolve_precision
-
     accelerator = SimpleNamespace(device=torch.device("cpu"))
     x86_cpu(onednn=True)
     assert (resolve_precision("auto", accelerator), resolve_dtype("auto")) == ("fp32", "float32")
@@ -151,8 +148,6 @@ def test_summarize_names_the_steps_when_precisions_differ():
 
 
 def test_trained_with_reads_new_and_old_manifests(tmp_path):
-    from lingalign.artifacts import write_manifest
-
     write_manifest(tmp_path / "new", stage="train", fingerprint="f", derived={"precision": "fp32"},
                    provenance=_block({"train": "bf16"}, "AMX-BF16 (native bf16)"))
     assert provenance.trained_with(tmp_path / "new") == {
@@ -165,10 +160,6 @@ def test_trained_with_reads_new_and_old_manifests(tmp_path):
 def test_trained_model_then_evaluated_records_both_stages(tiny_model_dir, tmp_path, samples_dir):
     """The bar of issue 19 on a tiny model: the train manifest and eval's results.json (and its
     manifest) name the precision used and whether the CPU has native bf16."""
-    from lingalign.artifacts import read_json
-    from lingalign.evaluate import evaluate
-    from lingalign.train import TrainConfig, train
-
     data = tmp_path / "data"
     data.mkdir()
     en = (samples_dir / "bitext/newstest2017.en-zh.en").read_text(encoding="utf-8").splitlines()[:6]

@@ -1,10 +1,14 @@
 """The HTML report shows what a run folder holds, self-contained."""
 
 
+import html
+
 import pytest
 
-from lingalign.artifacts import append_jsonl, write_json
+from lingalign.artifacts import append_jsonl, read_json, write_json
 from lingalign.cli import main
+from lingalign.provenance import provenance
+from lingalign.report.collect import COPY_SOURCE, collect, score_table
 from lingalign.report.command import write_report
 
 
@@ -45,16 +49,12 @@ def test_report_of_empty_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_models_are_listed_base_first_then_in_recipe_order(run_dir):
-    from lingalign.report.collect import collect
-
     write_json(run_dir / "eval/alpaca-en/results.json", _results("alpaca-en", 5.0, 20.0))
     (run_dir / "recipe.yaml").write_text("models:\n  - {name: coit-zh, data: x}\n  - {name: alpaca-en, data: y}\n")
     assert list(collect(run_dir)["results"]) == ["base", "coit-zh", "alpaca-en"]
 
 
 def test_copy_source_floor_is_a_row_of_the_score_table(run_dir):
-    from lingalign.report.collect import COPY_SOURCE, collect, score_table
-
     results = _results("coit-zh", 9.5, 85.0)
     results["tasks"]["flores-en-zh"]["copy_source"] = {"chrf++": 4.9, "bleu": 0.2}
     write_json(run_dir / "eval/coit-zh/results.json", results)
@@ -102,11 +102,6 @@ def test_alignment_section_shows_peaks_and_paired_differences(run_dir):
 
 
 def test_report_header_names_precision_and_cpu_kind(run_dir):
-    import html
-
-    from lingalign.artifacts import read_json
-    from lingalign.provenance import provenance
-
     block = provenance(train="fp32", eval="float32")
     results = read_json(run_dir / "eval/coit-zh/results.json")
     write_json(run_dir / "eval/coit-zh/results.json", {**results, "provenance": block})

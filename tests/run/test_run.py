@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+import lingalign.train as train_module
 from lingalign.artifacts import read_json
 from lingalign.cli import main
+from lingalign.run import launcher as run_module
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -110,8 +113,6 @@ def test_second_run_does_nothing(finished, capsys):
 
 
 def test_changing_the_evaluation_reruns_only_evaluation(finished, tmp_path, tiny_model_dir):
-    import shutil
-
     _, out = finished
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
@@ -127,8 +128,6 @@ def test_changing_the_evaluation_reruns_only_evaluation(finished, tmp_path, tiny
 def test_a_data_setting_that_keeps_the_records_does_not_retrain(finished, tmp_path, tiny_model_dir):
     """E.g. a recipe pinning the old length unit: the data step re-runs, finds the same records, and the
     models are kept (the train stage keys on the records, not on the recipe's text)."""
-    import shutil
-
     _, out = finished
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
@@ -146,8 +145,6 @@ def test_a_data_setting_that_keeps_the_records_does_not_retrain(finished, tmp_pa
 def test_run_killed_in_training_resumes_to_the_same_result(finished, tmp_path, monkeypatch, tiny_model_dir):
     """A kill after a training checkpoint, then the same command: the same weights and scores."""
     import torch
-
-    import lingalign.train as train_module
 
     recipe, reference = finished
     real_train = train_module.train
@@ -292,8 +289,6 @@ def test_analysis_language_without_sentences_fails_before_training(tmp_path, tin
 
 
 def test_alignment_analysis_runs_as_a_step(finished, tmp_path, tiny_model_dir):
-    import shutil
-
     _, out = finished
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
@@ -321,8 +316,6 @@ def test_run_launching_two_processes_resumes_caches_and_matches_one(tmp_path, ti
     weights equal a 1-process run of the same global batch (accumulation 2), to 1e-5 (see
     tests/train/test_distributed.py for the tolerance)."""
     import torch
-
-    from lingalign.run import launcher as run_module
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # inherited by the launched processes: 2 x 1 thread on 2 cores
     models = [{"name": "coit-zh", "data": "coit"}]
@@ -366,8 +359,6 @@ def test_run_launching_two_processes_resumes_caches_and_matches_one(tmp_path, ti
 
 
 def test_set_overrides_a_recipe_key_and_the_run_folder_records_it(finished, tmp_path, capsys):
-    import shutil
-
     recipe, out = finished
     copy = tmp_path / "out"
     shutil.copytree(out, copy)

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from lingalign.cli import main
+from lingalign.data.recipe import load_data_recipe
 
 SIZES = [100, 200, 400, 800, 1600, 3200]
 
@@ -74,8 +75,6 @@ def test_allocate_writes_a_full_data_recipe(points, tmp_path):
     assert counts["news-en-zh"] + counts["tatoeba-en-vi"] == 600 and counts["alpaca-en"] == 5
     assert "total" not in recipe and all("weight" not in s for s in recipe["sources"])
     assert mix.read_text().startswith("# allocation:")
-    from lingalign.data.recipe import load_data_recipe
-
     assert load_data_recipe(mix).sources[1].count == counts["news-en-zh"]
 
 

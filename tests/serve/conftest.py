@@ -11,6 +11,10 @@ import pytest
 
 from lingalign.artifacts import append_jsonl, write_json
 from lingalign.config import samples_dir
+from lingalign.serve.app import create_app
+from lingalign.serve.chat import load_models
+from lingalign.serve.command import bind
+from lingalign.serve.runfolder import RunFolder
 
 # XQuAD-zh items of the shipped sample: id -> gold answer.
 XQUAD = {"56beb4343aeaaa14008c925b": "308", "56beb4343aeaaa14008c925c": "136 次",
@@ -107,11 +111,6 @@ class LiveServer:
 
 
 def start_server(run_dir) -> LiveServer:
-    from lingalign.serve.app import create_app
-    from lingalign.serve.chat import load_models
-    from lingalign.serve.command import bind
-    from lingalign.serve.runfolder import RunFolder
-
     run = RunFolder(run_dir)
     loaded, problems = load_models({k: v for k, v in run.chat_models().items() if v}, echo=lambda line: None)
     assert not problems, problems

@@ -14,8 +14,11 @@ take the screenshots of docs/serve.md from a real run, start the server and poin
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -92,8 +95,6 @@ def test_an_empty_prompt_shows_a_message_on_the_page(browser_page, url):
 
 def test_the_stop_button_cancels_the_generation(browser_page, request, monkeypatch):
     """Stop closes the stream; the server's worker stops (its queue records a cancelled generation)."""
-    import time
-
     if os.environ.get("LINGALIGN_SERVE_URL"):
         pytest.skip("needs the in-process test server")
     live = request.getfixturevalue("live")
@@ -122,11 +123,6 @@ def test_the_stop_button_cancels_the_generation(browser_page, request, monkeypat
 
 def hold_the_queue(live, gate):
     """A request from elsewhere that generates (held by the gate) until the gate opens: returns its thread."""
-    import threading
-    import time
-
-    import httpx
-
     def ask():
         with httpx.stream("POST", f"{live.url}/api/chat", json={"prompt": "Hold", "models": ["tuned"],
                                                                   "max_new_tokens": 2}, timeout=60) as response:

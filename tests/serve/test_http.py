@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx
 import pytest
+
+from lingalign.report.command import write_report
+from lingalign.serve.app import ChatRequest
 
 
 def chat_events(url: str, body: dict) -> list[tuple[str, dict]]:
@@ -109,8 +113,6 @@ def test_a_closed_connection_stops_the_generation(live, monkeypatch):
 
 def test_requests_queue_one_generation_at_a_time(live, monkeypatch):
     """Two tabs: the second waits (position 1) and starts only after the first is done."""
-    import threading
-
     for model in live.app.state.models.values():  # ~20 ms a token, so the first request is still running
         forward = model.model.forward
         monkeypatch.setattr(model.model, "forward",
@@ -221,8 +223,6 @@ def test_another_host_name_is_refused(live):
 
 
 def test_report_links_into_the_browser_and_is_served(live, fake_run):
-    from lingalign.report.command import write_report
-
     write_report(fake_run)
     try:
         page = httpx.get(f"{live.url}/report")
@@ -271,8 +271,6 @@ EXPECTED = ("expected a JSON object {prompt: str, input: str, models: [str] | nu
 ])
 def test_a_body_that_is_not_the_request_says_what_was_expected(live, body, content_type, problem):
     """Not only a character offset: the fields and their types, read from the request model itself."""
-    from lingalign.serve.app import ChatRequest
-
     response = httpx.post(f"{live.url}/api/chat", content=body, headers={"Content-Type": content_type})
     assert response.status_code == 400
     error = response.json()["error"]

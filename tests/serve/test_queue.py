@@ -11,6 +11,8 @@ import time
 import httpx
 import pytest
 
+from lingalign.cli import main
+from lingalign.serve import command
 from lingalign.serve.chat import DEFAULT_MAX_QUEUE, FIRST_GUESS_SECONDS, GenerationQueue, QueueFull
 
 # ---- the queue on its own ---------------------------------------------------------------------------
@@ -69,8 +71,6 @@ def test_only_requests_that_ran_to_their_end_set_the_typical_time():
 
 
 def test_the_commands_default_is_the_queues():
-    from lingalign.serve import command
-
     assert command.DEFAULT_MAX_QUEUE == DEFAULT_MAX_QUEUE == 8
 
 
@@ -180,7 +180,5 @@ def test_the_page_gets_the_queue_limit(live):
 
 
 def test_a_negative_max_queue_is_a_one_line_error(capsys):
-    from lingalign.cli import main
-
     assert main(["serve", "--model", "a=x", "--max-queue", "-1"]) == 2
     assert "--max-queue -1: expected 0 or more" in capsys.readouterr().err

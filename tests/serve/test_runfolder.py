@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from lingalign.artifacts import append_jsonl, write_json
@@ -35,8 +37,6 @@ def test_a_model_in_training_shows_its_loss_so_far_and_is_not_offered(training_r
 
 
 def test_a_failed_step_and_a_quiet_run(training_run):
-    import os
-
     append_jsonl(training_run / "run_log.jsonl", [{"step": "train:en", "status": "failed", "error": "out of memory"}])
     old = 1_000_000_000  # 2001: nothing written for a long time, so the next step is not "running"
     for path in training_run.rglob("*"):

@@ -18,6 +18,10 @@ import resource
 import subprocess
 import sys
 
+from lingalign.analysis.parallel import load_parallel
+from lingalign.analysis.pooling import _pad_batch, encode, masked_mean, pooled_layers
+from lingalign.models import load_model, load_tokenizer
+
 
 def rss_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -25,10 +29,6 @@ def rss_peak_mib() -> float:
 
 def child(args: argparse.Namespace) -> None:
     import torch
-
-    from lingalign.analysis.parallel import load_parallel
-    from lingalign.analysis.pooling import _pad_batch, encode, masked_mean, pooled_layers
-    from lingalign.models import load_model, load_tokenizer
 
     texts = load_parallel(["en", args.lang], limit=args.n).texts[args.lang]
     tokenizer, model = load_tokenizer(args.model), load_model(args.model)

@@ -69,6 +69,7 @@ def make_corpus(folder: Path, n: int) -> Path:
 
 
 # ---- the two workers (each runs in its own process) ---------------------------------------------
+# Each worker imports what it uses inside itself: its imports are part of the time and memory it is charged.
 
 def run_ours(prefix: Path, out: Path) -> dict:
     from lingalign.data import build_dataset

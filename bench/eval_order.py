@@ -20,11 +20,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lingalign.generation.rolling import prefix_runs, rolling_order
+from lingalign.models import DEFAULT_MODEL, load_tokenizer, resolve_model
+from lingalign.prompting import build_prompt
+from lingalign.tasks.base import default_data_root
+from lingalign.tasks.registry import load_builtin
+
 
 def prefilled_tokens(prompt_ids, order, batch_size: int, min_shared: int = 16) -> int:
     """Tokens run through the model when consecutive groups of ``order`` are prefilled as the decoder does."""
-    from lingalign.generation.rolling import prefix_runs
-
     total = 0
     for start in range(0, len(order), batch_size):
         group = [prompt_ids[i] for i in order[start:start + batch_size]]
@@ -41,12 +45,6 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=24)
     args = parser.parse_args()
-
-    from lingalign.generation.rolling import rolling_order
-    from lingalign.models import DEFAULT_MODEL, load_tokenizer, resolve_model
-    from lingalign.prompting import build_prompt
-    from lingalign.tasks.base import default_data_root
-    from lingalign.tasks.registry import load_builtin
 
     task = load_builtin(args.task, Path(args.data_root) if args.data_root else default_data_root())
     prompts = [build_prompt(e.instruction, e.input, "alpaca") for e in task.examples[:args.n]]

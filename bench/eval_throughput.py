@@ -23,6 +23,13 @@ import argparse
 import os
 import time
 
+from lingalign.generation.hf_generator import HFGenerator
+from lingalign.generation.stops import cut_at_stop
+from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
+from lingalign.prompting import build_prompt, stop_strings
+from lingalign.tasks.base import default_data_root
+from lingalign.tasks.registry import load_builtin
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -65,13 +72,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
-    from lingalign.generation.hf_generator import HFGenerator
-    from lingalign.generation.stops import cut_at_stop
-    from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
-    from lingalign.prompting import build_prompt, stop_strings
-    from lingalign.tasks.base import default_data_root
-    from lingalign.tasks.registry import load_builtin
 
     task = load_builtin(args.task, default_data_root())
     prompts = [build_prompt(e.instruction, e.input, "alpaca") for e in task.examples[:args.n]]

@@ -28,9 +28,15 @@ import gc
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
+
+from lingalign.artifacts import read_jsonl_tolerant
+from lingalign.data.build import build_dataset
+from lingalign.evaluate import evaluate
+from lingalign.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER_MARKERS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg")  # Linux; WSL2
@@ -99,8 +105,6 @@ def train_figures(model_dir: Path) -> dict:
 
 
 def evaluate_backend(model_dir: Path, out: Path, backend: str, args, dtype: str, device: str) -> dict:
-    from lingalign.evaluate import evaluate
-
     reset_peak_memory(device)
     start = time.perf_counter()
     results = evaluate(str(model_dir), list(TASKS), out, limit=args.items, batch_size=args.batch_size,
@@ -112,8 +116,6 @@ def evaluate_backend(model_dir: Path, out: Path, backend: str, args, dtype: str,
 
 
 def predictions(folder: Path, task: str) -> dict[str, str]:
-    from lingalign.artifacts import read_jsonl_tolerant
-
     return {r["id"]: r["prediction"] for r in read_jsonl_tolerant(folder / "predictions" / f"{task}.jsonl")}
 
 
@@ -135,12 +137,7 @@ def main() -> int:
         print(f"gpu_smoke: needs a CUDA GPU: {reason}", file=sys.stderr)
         return 2
 
-    import shutil
-
     import torch
-
-    from lingalign.data.build import build_dataset
-    from lingalign.train import TrainConfig, train
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"

@@ -15,6 +15,8 @@ import time
 
 import torch
 
+from lingalign.models import DEFAULT_MODEL, load_model, resolve_model
+
 KINDS = {"loop (torch's CPU default)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
@@ -22,8 +24,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
-    from lingalign.models import DEFAULT_MODEL, load_model, resolve_model
-
     model = load_model(resolve_model(DEFAULT_MODEL), dtype="float32")
     params = list(model.parameters())
     print(f"{sum(p.numel() for p in params) / 1e6:.1f}M parameters; torch {torch.__version__}, "

@@ -24,6 +24,7 @@ Figures from a shared or busy CPU are not results: measure on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import time
@@ -31,6 +32,12 @@ import time
 import torch
 
 from lingalign.config import samples_dir
+from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
+from lingalign.provenance import auto_precision, cpu
+from lingalign.train.batching import plan_epoch
+from lingalign.train.examples import tokenize_record
+from lingalign.train.loop import accumulate_gradients, step_targets, step_tokens
+from lingalign.train.loss import ResponseLoss
 
 TRANSLATE = "Translate the following sentences from English to Chinese."
 
@@ -50,8 +57,6 @@ def coit_records() -> list[dict]:
 
 
 def tokenize_all(tokenizer, records, max_length):
-    from lingalign.train.examples import tokenize_record
-
     examples = [tokenize_record(r, tokenizer, "alpaca", max_length, "drop")[0] for r in records]
     return [e for e in examples if e is not None]
 
@@ -79,8 +84,6 @@ def matmul_peak(dtype: torch.dtype, repeat: int = 5) -> tuple[float, int]:
 def reference_run(model, examples, pad_id, token_budget, batch_size=4, seed=0, precision="fp32"):
     """Random order, pad each batch to its longest example, full logits, HF mean loss; bf16 autocast
     when ``precision`` is bf16 (the HF Trainer's ``bf16=True``)."""
-    import contextlib
-
     rng = random.Random(seed)
     order = list(range(len(examples)))
     rng.shuffle(order)
@@ -113,10 +116,6 @@ def lingalign_run(model, examples, pad_id, token_budget, rows_per_batch=1, max_l
                   fused_adamw=False):
     """lingalign's loop body: packed rows, autocast at ``precision``, response-only head, token-normalised loss."""
     from accelerate import Accelerator
-
-    from lingalign.train.batching import plan_epoch
-    from lingalign.train.loop import accumulate_gradients, step_targets, step_tokens
-    from lingalign.train.loss import ResponseLoss
 
     accelerator = Accelerator(cpu=True)
     wrapper = ResponseLoss(model)
@@ -155,9 +154,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    from lingalign.models import DEFAULT_MODEL, load_model, load_tokenizer, resolve_model
-    from lingalign.provenance import auto_precision, cpu
 
     info = cpu()
     precision = args.precision if args.precision != "auto" else auto_precision("cpu")

@@ -121,7 +121,7 @@ def test_second_run_reuses_finished_work(tiny_model_dir, tmp_path, monkeypatch):
     def no_loading(*_args, **_kwargs):
         raise AssertionError("a finished model was measured again")
 
-    monkeypatch.setattr("lingalign.models.load_model", no_loading)
+    monkeypatch.setattr("lingalign.analysis.layerwise.load_model", no_loading)
     assert main(args) == 0
     again = json.loads((tmp_path / "alignment.json").read_text(encoding="utf-8"))
     assert again["models"] == json.loads(first)["models"]
@@ -167,7 +167,7 @@ def test_model_without_hidden_states_exits_2(tiny_model_dir, tmp_path, capsys, m
         def forward(self, input_ids, **_):
             return types.SimpleNamespace(logits=torch.zeros(*input_ids.shape, 3), hidden_states=None)
 
-    monkeypatch.setattr("lingalign.models.load_model", lambda *a, **k: Opaque())
+    monkeypatch.setattr("lingalign.analysis.layerwise.load_model", lambda *a, **k: Opaque())
     assert main(["analyze", "align", "--model", f"opaque={tiny_model_dir}", "--langs", "en,zh", "--limit", "4",
                  "-o", str(tmp_path / "x")]) == 2
     assert "opaque: the model returned no hidden states" in capsys.readouterr().err

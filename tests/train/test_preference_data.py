@@ -39,8 +39,8 @@ def test_pairs_share_the_prompt_and_labels_cover_only_each_answer(tok, tmp_path,
 
 def test_truncation_cuts_the_input_once_for_both_answers(tok, tmp_path):
     path = tmp_path / "train.jsonl"
-    record = {"instruction": "Translate into Chinese.", "input": "word " * 80, "chosen": "这是一个很长的回答" * 3,
-              "rejected": "短"}
+    record = {"instruction": "Translate into Chinese.", "input": "word " * 80,
+              "chosen": "这是一个很长的回答" * 3, "rejected": "短"}
     path.write_text(json.dumps(record, ensure_ascii=False) + "\n")
     with pytest.raises(UserError, match="all 1 pairs were dropped"):
         load_pairs(path, tok, "alpaca", 200, "drop")

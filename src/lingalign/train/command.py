@@ -5,7 +5,8 @@
 
 RECIPE is a YAML file; its ``train:`` section (or the whole file) follows
 ``lingalign.train.recipe.TrainConfig``. DATA is a data-stage folder (its ``train.jsonl`` is read), a
-``.jsonl`` file, or ``sample:PATH`` (a file shipped in ``lingalign/samples``). Multi-process: ``accelerate launch -m lingalign.cli train ...``
+``.jsonl`` file, or ``sample:PATH`` (a file shipped in ``lingalign/samples``).
+Multi-process: ``accelerate launch -m lingalign.cli train ...``
 or ``torchrun --nproc_per_node N -m lingalign.cli train ...``.
 """
 

@@ -148,8 +148,8 @@ def run_loop(*, accelerator, model, optimizer, scheduler, examples, plans, cfg, 
         now = time.perf_counter()
         state.elapsed = now - started
         tokens = objective.step_tokens(micro)
-        record = {"step": state.step, "epoch": state.epoch, "loss": round(loss, 6), **objective.metrics(sums, n_targets),
-                  "lr": lr, "tokens": tokens, objective.count_key: n_targets,
+        record = {"step": state.step, "epoch": state.epoch, "loss": round(loss, 6),
+                  **objective.metrics(sums, n_targets), "lr": lr, "tokens": tokens, objective.count_key: n_targets,
                   "tokens_per_s": round(tokens / max(now - tick, 1e-9), 2), "elapsed": round(state.elapsed, 2)}
         if grad_norm is not None:
             record["grad_norm"] = round(float(grad_norm), 6)

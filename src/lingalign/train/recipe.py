@@ -109,7 +109,7 @@ class TrainConfig(Strict):
         return self.method
 
     def with_dpo_defaults(self) -> TrainConfig:
-        """The same config, with the ``dpo`` section filled in when the method is DPO (``model_copy`` skips validators)."""
+        """The same config with the ``dpo`` section filled in for DPO (``model_copy`` skips the validators)."""
         if self.method == "dpo" and self.dpo is None:
             return self.model_copy(update={"dpo": DpoConfig()})
         return self

@@ -62,6 +62,8 @@ def data_file_of(data) -> Path:
     path = resolve_path(data)
     if path.is_file():
         return path
+    if path.suffix == ".jsonl":
+        raise UserError(f"{data}: file not found")
     if not (path / "train.jsonl").exists():
         raise UserError(f"{data}: no train.jsonl", hint="point --data at a `lingalign data build` output folder "
                         "or at a .jsonl file")
@@ -92,7 +94,9 @@ def prepare_output(out: Path, work: Path, fp: str, *, resume: bool, force: bool)
 
 def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force: bool = False,
           max_steps: int | None = None, stop_after: int | None = None) -> Path:
-    """Fine-tune ``config.model`` on ``data_dir/train.jsonl``; return the model folder.
+    """Fine-tune ``config.model`` on ``data_dir/train.jsonl`` (or a ``.jsonl`` file); return the model folder.
+
+    Supervised records, or preference pairs with ``method: dpo`` (:mod:`lingalign.train.dpo`).
 
     ``stop_after`` ends the run after that many optimizer steps with a checkpoint (continue later
     with ``resume=True``); the path of that checkpoint is returned instead.
@@ -212,8 +216,9 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     elif main and (work / "train_log.jsonl").exists():
         (work / "train_log.jsonl").unlink()
     if main:
-        log.info("training %s: %d examples (%s), %d steps, %d process(es), %s",
-                 config.method, len(examples), counts, total_steps, world, precision)
+        log.info("training %s: %s (%s), %d steps, %d process(es), %s", config.method,
+                 f"{len(examples) // 2} pairs" if dpo else f"{len(examples)} examples", counts, total_steps, world,
+                 precision)
 
     state = run_loop(accelerator=accelerator, model=wrapper, optimizer=optimizer, scheduler=scheduler,
                      examples=examples, plans=plans, cfg=config, work=work, state=state,

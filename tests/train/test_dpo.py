@@ -217,3 +217,27 @@ def test_dpo_resume_gives_the_same_weights_as_an_uninterrupted_run(dpo_config, p
         assert torch.equal(a[name], b[name]), name
     assert [r["step"] for r in read_log(resumed)] == [1, 2, 3, 4]
     assert [r["loss"] for r in read_log(resumed)] == [r["loss"] for r in read_log(straight)]
+
+
+def test_a_named_reference_model_is_loaded_frozen_and_recorded(dpo_config, pref_dir, tmp_path):
+    from lingalign.errors import UserError
+
+    other = tmp_path / "other-reference"
+    tok = make_tiny_tokenizer()
+    make_tiny_model(tok, seed=3).save_pretrained(other)
+    tok.save_pretrained(other)
+    dpo = dpo_config.dpo.model_copy(update={"reference_model": str(other), "tune": "lora"})
+    out = train(dpo_config.model_copy(update={"max_steps": 1, "dpo": dpo}), pref_dir, tmp_path / "out")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"]["reference_model"] == str(other) != manifest["inputs"]["model"]
+    assert manifest["derived"]["reference"] == "a frozen copy"  # LoRA, but the reference is another model
+    assert read_log(out)[0]["reward_margin"] != 0  # policy and reference differ from the first step
+
+    smaller = tmp_path / "smaller-vocab"
+    tok = make_tiny_tokenizer(vocab_size=500)
+    make_tiny_model(tok).save_pretrained(smaller)
+    tok.save_pretrained(smaller)
+    dpo = dpo_config.dpo.model_copy(update={"reference_model": str(smaller)})
+    with pytest.raises(UserError, match="another vocabulary"):
+        train(dpo_config.model_copy(update={"dpo": dpo}), pref_dir, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.work").exists()

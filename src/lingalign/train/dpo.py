@@ -40,9 +40,10 @@ def reference_path(config, model_path: str) -> str:
     path = resolve_model(name)
     if not Path(path).exists():
         raise UserError(f"train.dpo.reference_model: {name!r} is not an existing model folder or known model")
-    if _vocab_size(path) != _vocab_size(model_path):
+    sizes = _vocab_size(path), _vocab_size(model_path)
+    if None not in sizes and sizes[0] != sizes[1]:  # an adapter folder has no config.json: loading will tell
         raise UserError(f"train.dpo.reference_model: {name!r} has another vocabulary than {config.model!r} "
-                        f"({_vocab_size(path)} against {_vocab_size(model_path)} tokens)",
+                        f"({sizes[0]} against {sizes[1]} tokens)",
                         hint="the reference must share the trained model's tokenizer")
     return path
 

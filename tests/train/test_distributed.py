@@ -69,8 +69,9 @@ def assert_same_training(single: Path, double: Path) -> None:
     log_a = [json.loads(x) for x in (single / "train_log.jsonl").read_text().splitlines()]
     log_b = [json.loads(x) for x in (double / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log_b] == [1, 2, 3, 4]
+    count = "pairs" if "pairs" in log_a[0] else "targets"  # what a step is normalised by: DPO pairs or tokens
     for a, b in zip(log_a, log_b):
-        assert (a["tokens"], a["targets"], a["lr"]) == (b["tokens"], b["targets"], b["lr"])
+        assert (a["tokens"], a[count], a["lr"]) == (b["tokens"], b[count], b["lr"])
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
         assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-5)
     a = AutoModelForCausalLM.from_pretrained(single, dtype=torch.float32)
@@ -123,4 +124,25 @@ def test_deepspeed_zero2_on_cpu_checkpoints_resumes_and_matches_one(tiny_config,
         p.name for p in states.iterdir()}  # optimizer state partitioned over the two ranks
     run(launcher, recipe, data_dir, out, "--resume")
     assert "distributed: DEEPSPEED" in (out / "hyperparameters.yaml").read_text()
+    assert_same_training(single, out)
+
+
+def test_dpo_two_processes_match_one(dpo_config, tiny_model_dir, pref_dir, tmp_path):
+    """DPO under torchrun (DDP, gloo): the frozen reference on each process, the pairs of a step shared out,
+    stopped at a checkpoint and resumed; the same losses, rewards and weights as one process."""
+    update = {**COMMON, "micro_batch_size": 1, "gradient_accumulation_steps": 2}
+    single = train(dpo_config.model_copy(update=update), pref_dir, tmp_path / "single")
+    recipe = write_recipe(tmp_path, dpo_config, tiny_model_dir)
+    recipe.write_text(recipe.read_text().replace("micro_batch_size: 1\n", "micro_batch_size: 1\nmethod: dpo\n"))
+    out = tmp_path / "double"
+    launcher = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port())]
+    run(launcher, recipe, pref_dir, out, "--stop-after", "2")
+    run(launcher, recipe, pref_dir, out, "--resume")
+    assert "world_size: 2" in (out / "hyperparameters.yaml").read_text()
+    log_a = [json.loads(x) for x in (single / "train_log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["pairs"] for r in log_b] == [2, 2, 2, 2]
+    for a, b in zip(log_a, log_b):
+        for key in ("loss", "reward_margin", "reward_accuracy", "grad_norm"):
+            assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-6), key
     assert_same_training(single, out)

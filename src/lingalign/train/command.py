@@ -1,10 +1,12 @@
 """``lingalign train``: fine-tune a causal LM on a data-stage folder.
 
-  lingalign train RECIPE --data DATA_DIR -o OUT [--resume] [--force] [--max-steps N] [--set key=value ...]
+  lingalign train RECIPE --data DATA -o OUT [--resume] [--force] [--max-steps N] [--set key=value ...]
   lingalign train --export-merged ADAPTER_DIR -o OUT
 
 RECIPE is a YAML file; its ``train:`` section (or the whole file) follows
-``lingalign.train.recipe.TrainConfig``. Multi-process: ``accelerate launch -m lingalign.cli train ...``
+``lingalign.train.recipe.TrainConfig``. DATA is a data-stage folder (its ``train.jsonl`` is read), a
+``.jsonl`` file, or ``sample:PATH`` (a file shipped in ``lingalign/samples``).
+Multi-process: ``accelerate launch -m lingalign.cli train ...``
 or ``torchrun --nproc_per_node N -m lingalign.cli train ...``.
 """
 
@@ -19,7 +21,7 @@ from lingalign.errors import UserError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", nargs="?", help="YAML recipe (its train: section, or the whole file)")
-    parser.add_argument("--data", help="data-stage folder holding train.jsonl")
+    parser.add_argument("--data", help="data-stage folder holding train.jsonl, a .jsonl file, or sample:PATH")
     parser.add_argument("-o", "--out", required=True, help="output model folder")
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT.work/")
     parser.add_argument("--force", action="store_true", help="replace an existing output or unfinished run")
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(recipe: str | None, overrides: list[str]):
-    from lingalign.config import read_yaml, resolve_path, validate
+    from lingalign.config import read_yaml, validate
     from lingalign.train.recipe import TrainConfig
 
     data, source, base = {}, "--set", None
@@ -42,11 +44,19 @@ def load_config(recipe: str | None, overrides: list[str]):
             data, source = data["train"], f"{recipe} [train]"
     config = validate(apply_overrides(dict(data or {}), overrides), TrainConfig, source)
     if base is not None:
-        model = str(config.model)
-        local = resolve_path(model, base)
-        if model.startswith(("sample:", ".", "~")) or local.exists():
-            config = config.model_copy(update={"model": str(local)})
+        config = config.model_copy(update={"model": _local(str(config.model), base)})
+        if config.dpo is not None and config.dpo.reference_model is not None:
+            dpo = config.dpo.model_copy(update={"reference_model": _local(config.dpo.reference_model, base)})
+            config = config.model_copy(update={"dpo": dpo})
     return config
+
+
+def _local(model: str, base: Path) -> str:
+    """A model path written in a recipe is read from the recipe's folder; aliases and hub ids stay as written."""
+    from lingalign.config import resolve_path
+
+    local = resolve_path(model, base)
+    return str(local) if model.startswith(("sample:", ".", "~")) or local.exists() else model
 
 
 def main(args: argparse.Namespace) -> int:

@@ -84,7 +84,10 @@ def load_examples(path: Path, tokenizer, fmt: str, max_length: int, policy: str)
     for line_no, record in iter_jsonl(path):
         for key in REQUIRED:
             if not isinstance(record.get(key), str):
-                raise UserError(f"{where(path, line_no, key)}: expected a string field {key!r}")
+                hint = None
+                if "chosen" in record and "rejected" in record:
+                    hint = "this is preference data (chosen/rejected): train on it with method: dpo"
+                raise UserError(f"{where(path, line_no, key)}: expected a string field {key!r}", hint=hint)
         if not isinstance(record.get("input", ""), str):
             raise UserError(f"{where(path, line_no, 'input')}: expected a string")
         example, status = tokenize_record(record, tokenizer, fmt, max_length, policy)

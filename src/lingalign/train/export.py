@@ -37,8 +37,11 @@ def base_dtype(model_path: str) -> str:
     return name if name in ("float32", "bfloat16", "float16") else "float32"
 
 
-def export_merged(adapter_dir, out_dir, *, prompt_format: str | None = None, trust_remote_code: bool = False) -> Path:
-    """Merge a LoRA adapter folder into its base model and save a standalone HF model folder."""
+def export_merged(adapter_dir, out_dir, *, prompt_format: str | None = None, trust_remote_code: bool = False,
+                  **info) -> Path:
+    """Merge a LoRA adapter folder into its base model and save a standalone HF model folder.
+
+    ``info``: more fields for ``lingalign_model.json`` (a DPO adapter's objective and reference)."""
     from lingalign.models import adapter_base, is_adapter, load_model, load_tokenizer, resolve_model
     from lingalign.prompting import read_model_prompt_format
 
@@ -53,5 +56,5 @@ def export_merged(adapter_dir, out_dir, *, prompt_format: str | None = None, tru
     merged.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     fmt = prompt_format or read_model_prompt_format(adapter_dir) or "alpaca"
-    write_model_info(out_dir, fmt, base_model=base, method="lora-merged")
+    write_model_info(out_dir, fmt, base_model=base, method="lora-merged", **info)
     return out_dir

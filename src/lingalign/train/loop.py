@@ -10,6 +10,10 @@ without communication.
 
 A short last step gives some processes fewer micro-batches; they run a step's micro-batch with
 weight 0 so that every process takes part in the same collective calls.
+
+What a micro-batch computes is the *objective*: :class:`ResponseObjective` (supervised tuning,
+normalised by answer tokens) by default, or the DPO objective (``lingalign.train.dpo``,
+normalised by pairs). The loop itself (steps, clipping, schedule, log, checkpoints) is shared.
 """
 
 from __future__ import annotations
@@ -75,10 +79,43 @@ def accumulate_gradients(accelerator, model, micro: list, examples: list[Example
     return loss_sum
 
 
+class ResponseObjective:
+    """Supervised tuning: summed answer-token cross-entropy, normalised by the step's answer tokens."""
+
+    count_key = "targets"  # what the normaliser counts, as logged
+
+    def __init__(self, examples: list[Example], pad_id: int):
+        self.examples, self.pad_id = examples, pad_id
+
+    def step_targets(self, micro: list) -> int:
+        return step_targets(micro, self.examples)
+
+    def step_tokens(self, micro: list) -> int:
+        return step_tokens(micro, self.examples)
+
+    def accumulate(self, accelerator, model, micro: list, n_targets: int, precision: str) -> dict:
+        """Summed statistics of this process's share of the step (``loss`` first), gradients accumulated."""
+        return {"loss": accumulate_gradients(accelerator, model, micro, self.examples, n_targets, precision,
+                                             self.pad_id)}
+
+    def metrics(self, sums: dict, n_targets: int) -> dict:
+        """Per-step log fields beyond the loss."""
+        return {}
+
+
+def reduce_sums(accelerator, sums: dict) -> dict:
+    """Sum each statistic over the processes, in one collective call."""
+    total = accelerator.reduce(torch.stack(list(sums.values())), reduction="sum")
+    return dict(zip(sums, total.tolist()))
+
+
 def run_loop(*, accelerator, model, optimizer, scheduler, examples, plans, cfg, work: Path,
-             state: LoopState, total_steps: int, precision: str, pad_id: int, stop_after: int | None = None) -> LoopState:
+             state: LoopState, total_steps: int, precision: str, pad_id: int, stop_after: int | None = None,
+             objective=None) -> LoopState:
     """Train from ``state`` to ``total_steps`` (or ``stop_after``), checkpointing as the recipe says."""
     from tqdm.auto import tqdm
+
+    objective = objective or ResponseObjective(examples, pad_id)
 
     per_step = cfg.gradient_accumulation_steps * accelerator.num_processes
     params = [p for p in model.parameters() if p.requires_grad]
@@ -95,8 +132,8 @@ def run_loop(*, accelerator, model, optimizer, scheduler, examples, plans, cfg, 
             continue
         micro = steps[state.step_in_epoch]
         tick = time.perf_counter()
-        n_targets = step_targets(micro, examples)
-        loss_sum = accumulate_gradients(accelerator, model, micro, examples, n_targets, precision, pad_id)
+        n_targets = objective.step_targets(micro)
+        sums = objective.accumulate(accelerator, model, micro, n_targets, precision)
         grad_norm = None
         if cfg.max_grad_norm is not None:
             grad_norm = accelerator.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -104,14 +141,15 @@ def run_loop(*, accelerator, model, optimizer, scheduler, examples, plans, cfg, 
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        loss = accelerator.reduce(loss_sum, reduction="sum").item() / n_targets
+        sums = reduce_sums(accelerator, sums)
+        loss = sums["loss"] / n_targets
         state.step += 1
         state.step_in_epoch += 1
         now = time.perf_counter()
         state.elapsed = now - started
-        tokens = step_tokens(micro, examples)
+        tokens = objective.step_tokens(micro)
         record = {"step": state.step, "epoch": state.epoch, "loss": round(loss, 6),
-                  "lr": lr, "tokens": tokens, "targets": n_targets,
+                  **objective.metrics(sums, n_targets), "lr": lr, "tokens": tokens, objective.count_key: n_targets,
                   "tokens_per_s": round(tokens / max(now - tick, 1e-9), 2), "elapsed": round(state.elapsed, 2)}
         if grad_norm is not None:
             record["grad_norm"] = round(float(grad_norm), 6)

@@ -33,16 +33,20 @@ class ResponseLoss(nn.Module):
     def tie_weights(self, *args, **kwargs):
         return self.model.tie_weights(*args, **kwargs)
 
-    def forward(self, input_ids, position_ids, labels):
-        """Return the *sum* of token losses; the caller divides by the step's target count."""
+    def response_logits(self, input_ids, position_ids, labels):
+        """fp32 logits at the positions whose next token carries a label, those labels, and where they are."""
         core = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         hidden = core.get_decoder()(input_ids=input_ids, position_ids=position_ids,
                                     attention_mask=None, use_cache=False).last_hidden_state
         targets = labels[:, 1:]
         keep = targets != IGNORE
         picked = hidden[:, :-1][keep]  # (n_targets, hidden)
-        logits = core.get_output_embeddings()(picked).float()
-        return nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+        return core.get_output_embeddings()(picked).float(), targets[keep], keep
+
+    def forward(self, input_ids, position_ids, labels):
+        """Return the *sum* of token losses; the caller divides by the step's target count."""
+        logits, targets, _ = self.response_logits(input_ids, position_ids, labels)
+        return nn.functional.cross_entropy(logits, targets, reduction="sum")
 
 
 def reference_loss_sum(model: nn.Module, batch: dict) -> torch.Tensor:

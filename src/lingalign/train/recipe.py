@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lingalign.config import Strict
 from lingalign.models import DEFAULT_MODEL
@@ -29,14 +29,34 @@ class LoraConfig(Strict):
     merge: bool = True  # write a standalone merged model (adapter kept in OUT/adapter/)
 
 
+class DpoConfig(Strict):
+    """Direct preference optimisation (Rafailov et al., 2023) on ``{prompt, chosen, rejected}`` pairs.
+
+    The loss is TRL's (``lingalign.train.dpo_loss``); these are the knobs a DPO run depends on.
+    """
+
+    # How strongly the policy is held to the reference: the implicit reward is beta * log(pi / pi_ref).
+    # Larger beta keeps the model closer to the reference; TRL's default and the DPO paper's is 0.1.
+    beta: float = Field(0.1, gt=0, le=100)
+    tune: Literal["full", "lora"] = "full"  # lora: adapters from the `lora:` section; the reference is adapter-off
+    # The frozen reference: null = the starting model (`model`); with tune: lora that needs no second copy.
+    reference_model: str | None = None
+    # TRL's loss_type: sigmoid = DPO, hinge = SLiC, ipo = IPO. Only losses of one pair at a time, so that
+    # a step's loss is the same whatever its split into micro-batches and processes.
+    loss_type: Literal["sigmoid", "hinge", "ipo"] = "sigmoid"
+
+
 class TrainConfig(Strict):
     """What to train, on what, and how."""
 
     model: str = DEFAULT_MODEL
     trust_remote_code: bool = False
     prompt_format: Literal["alpaca", "chat"] = "alpaca"
-    method: Literal["full", "lora"] = "full"
+    method: Literal["full", "lora", "dpo"] = "full"
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    # Only with method: dpo (filled with the defaults then). Left out of the resolved config when
+    # unset, so supervised recipes keep their fingerprints.
+    dpo: DpoConfig | None = Field(None, exclude_if=lambda v: v is None)
 
     max_length: int = Field(512, ge=16, le=131072)
     overlength: Literal["drop", "truncate"] = "drop"
@@ -66,6 +86,33 @@ class TrainConfig(Strict):
     checkpoint_every: int = Field(0, ge=0)  # optimizer steps between checkpoints; 0 = none
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dpo_defaults(cls, data):
+        """``method: dpo`` without a ``dpo:`` section means the defaults (recorded in full with the run)."""
+        if isinstance(data, dict) and data.get("method") == "dpo" and data.get("dpo") is None:
+            data = {**data, "dpo": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _dpo_only_for_dpo(self):
+        if self.dpo is not None and self.method != "dpo":
+            raise ValueError(f"a dpo: section needs method: dpo (method is {self.method!r})")
+        return self
+
+    @property
+    def tuning(self) -> str:
+        """Which weights train: ``full`` or ``lora`` (for DPO, ``dpo.tune``)."""
+        if self.method == "dpo":
+            return (self.dpo or DpoConfig()).tune
+        return self.method
+
+    def with_dpo_defaults(self) -> TrainConfig:
+        """The same config with the ``dpo`` section filled in for DPO (``model_copy`` skips the validators)."""
+        if self.method == "dpo" and self.dpo is None:
+            return self.model_copy(update={"dpo": DpoConfig()})
+        return self
 
 
 # Keys that change neither the weights nor the data order; a resume may change them freely.

@@ -48,11 +48,34 @@ def resolve_base(config: TrainConfig) -> str:
     return path
 
 
-def fingerprint(config: TrainConfig, data_file: Path, model_path: str) -> str:
+def fingerprint(config: TrainConfig, data_file: Path, model_path: str, reference: str | None = None) -> str:
+    """The run's identity; ``reference`` (DPO's reference model) is added only when given, so that
+    supervised runs keep the fingerprints they always had."""
     settings = config.model_dump(mode="json", exclude=set(NON_RESULT_KEYS))
-    model_config = Path(model_path) / "config.json"
-    return hash_obj({"config": settings, "data": hash_file(data_file), "model": model_path,
-                     "model_config": hash_file(model_config) if model_config.exists() else None})
+    identity = {"config": settings, "data": hash_file(data_file), **_model_identity("model", model_path)}
+    if reference is not None:
+        identity.update(_model_identity("reference", reference))
+    return hash_obj(identity)
+
+
+def _model_identity(key: str, path: str) -> dict:
+    model_config = Path(path) / "config.json"
+    return {key: path, f"{key}_config": hash_file(model_config) if model_config.exists() else None}
+
+
+def data_file_of(data) -> Path:
+    """``--data``: a data-stage folder (its ``train.jsonl``), a ``.jsonl`` file, or ``sample:PATH``."""
+    from lingalign.config import resolve_path
+
+    path = resolve_path(data)
+    if path.is_file():
+        return path
+    if path.suffix == ".jsonl":
+        raise UserError(f"{data}: file not found")
+    if not (path / "train.jsonl").exists():
+        raise UserError(f"{data}: no train.jsonl", hint="point --data at a `lingalign data build` output folder "
+                        "or at a .jsonl file")
+    return path / "train.jsonl"
 
 
 def prepare_output(out: Path, work: Path, fp: str, *, resume: bool, force: bool) -> bool:
@@ -80,7 +103,9 @@ def prepare_output(out: Path, work: Path, fp: str, *, resume: bool, force: bool)
 
 def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force: bool = False,
           max_steps: int | None = None, stop_after: int | None = None) -> Path:
-    """Fine-tune ``config.model`` on ``data_dir/train.jsonl``; return the model folder.
+    """Fine-tune ``config.model`` on ``data_dir/train.jsonl`` (or a ``.jsonl`` file); return the model folder.
+
+    Supervised records, or preference pairs with ``method: dpo`` (:mod:`lingalign.train.dpo`).
 
     ``stop_after`` ends the run after that many optimizer steps with a checkpoint (continue later
     with ``resume=True``); the path of that checkpoint is returned instead.
@@ -98,13 +123,18 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
 
     if max_steps is not None:
         config = config.model_copy(update={"max_steps": max_steps})
-    data_file = Path(data_dir) / "train.jsonl"
-    if not data_file.exists():
-        raise UserError(f"{data_dir}: no train.jsonl", hint="point --data at a `lingalign data build` output folder")
+    config = config.with_dpo_defaults()
+    dpo = config.method == "dpo"
+    data_file = data_file_of(data_dir)
     out = Path(out_dir).resolve()
     work = work_dir(out)
     model_path = resolve_base(config)
-    fp = fingerprint(config, data_file, model_path)
+    reference = None
+    if dpo:
+        from lingalign.train import dpo as preference
+
+        reference = preference.reference_path(config, model_path)
+    fp = fingerprint(config, data_file, model_path, reference)
 
     accelerator = make_accelerator()  # DDP, FSDP or DeepSpeed, as launched; on GPUs or CPUs
     main = accelerator.is_main_process
@@ -123,7 +153,15 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         log.info("%s is already complete (same recipe, data and model)", out)
         return out
     tokenizer = tokenizer_for(model_path, config)
-    examples, counts = load_examples(data_file, tokenizer, config.prompt_format, config.max_length, config.overlength)
+    if dpo:
+        from lingalign.train.preference_data import load_pairs, pair_lengths
+
+        examples, counts = load_pairs(data_file, tokenizer, config.prompt_format, config.max_length, config.overlength)
+        lengths = pair_lengths(examples)
+    else:
+        examples, counts = load_examples(data_file, tokenizer, config.prompt_format, config.max_length,
+                                         config.overlength)
+        lengths = [len(e) for e in examples]
     accelerator.wait_for_everyone()
     if main:
         if force:
@@ -134,8 +172,8 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         write_json(work / RUN_FILE, {"fingerprint": fp})
     accelerator.wait_for_everyone()
 
-    lengths = [len(e) for e in examples]
-    plans = [plan_epoch(lengths, seed=config.seed, epoch=e, packing=config.packing, max_length=config.max_length,
+    packing = config.packing and not dpo  # a pair's two sequences are rows of their own
+    plans = [plan_epoch(lengths, seed=config.seed, epoch=e, packing=packing, max_length=config.max_length,
                         micro_batch_size=config.micro_batch_size) for e in range(config.epochs)]
     world = accelerator.num_processes
     per_step = config.gradient_accumulation_steps * world
@@ -144,12 +182,15 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     precision = resolve_precision(config.precision, accelerator)
     attention = attention_kernel(accelerator.device.type, precision)
 
+    frozen = None
+    if dpo and not preference.adapter_off(config, model_path, reference):
+        frozen = preference.load_reference(reference, config, attention, accelerator.device)
     torch.manual_seed(config.seed)
     model = load_model(model_path, dtype="float32", trust_remote_code=config.trust_remote_code,
                        attn_implementation=attention)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    if config.method == "lora":
+    if config.tuning == "lora":
         model = add_lora(model, config)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.adam_betas,
@@ -157,7 +198,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     scheduler = get_scheduler(config.lr_scheduler, optimizer,
                               num_warmup_steps=math.ceil(config.warmup_ratio * total_steps),
                               num_training_steps=total_steps)
-    wrapper, optimizer = accelerator.prepare(ResponseLoss(model), optimizer)
+    wrapper, optimizer = accelerator.prepare((preference.PreferenceLogps if dpo else ResponseLoss)(model), optimizer)
     accelerator.register_for_checkpointing(scheduler)  # not prepared: accelerate would step it once per process
 
     derived = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "world_size": world,
@@ -165,6 +206,13 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
                "attention": attention, "distributed": accelerator.distributed_type.value,
                "trainable_parameters": sum(p.numel() for p in trainable),
                "parameters": sum(p.numel() for p in model.parameters()), "base_model": model_path}
+    objective = None
+    if dpo:
+        derived.update(reference_model=reference, reference="a frozen copy" if frozen is not None else
+                       "the starting model with the LoRA adapters off (no second copy)", packing=False)
+        objective = preference.PreferenceObjective(
+            examples, tokenizer.pad_token_id, preference.Reference(frozen, accelerator, wrapper),
+            beta=config.dpo.beta, loss_type=config.dpo.loss_type)
     state = LoopState()
     checkpoint = latest_checkpoint(work) if resume else None
     if checkpoint is not None:
@@ -177,24 +225,27 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     elif main and (work / "train_log.jsonl").exists():
         (work / "train_log.jsonl").unlink()
     if main:
-        log.info("training %s: %d examples (%s), %d steps, %d process(es), %s",
-                 config.method, len(examples), counts, total_steps, world, precision)
+        log.info("training %s: %s (%s), %d steps, %d process(es), %s", config.method,
+                 f"{len(examples) // 2} pairs" if dpo else f"{len(examples)} examples", counts, total_steps, world,
+                 precision)
 
     state = run_loop(accelerator=accelerator, model=wrapper, optimizer=optimizer, scheduler=scheduler,
                      examples=examples, plans=plans, cfg=config, work=work, state=state,
                      total_steps=total_steps, precision=precision, pad_id=tokenizer.pad_token_id,
-                     stop_after=stop_after)
+                     stop_after=stop_after, objective=objective)
     if state.step < total_steps:
         accelerator.wait_for_everyone()
         return latest_checkpoint(work)
 
     final = work / "final"
-    save_model(accelerator, wrapper, tokenizer, config, model_path, final)
+    save_model(accelerator, wrapper, tokenizer, config, model_path, final, reference=reference)
     if main:
         shutil.copyfile(work / "train_log.jsonl", final / "train_log.jsonl")
         write_text(final / "hyperparameters.yaml", dump_yaml(config) + "# derived\n" + _yaml(derived))
-        write_manifest(final, stage="train", fingerprint=fp,
-                       inputs={"data": str(data_file), "model": model_path},
+        inputs = {"data": str(data_file), "model": model_path}
+        if dpo:
+            inputs["reference_model"] = reference
+        write_manifest(final, stage="train", fingerprint=fp, inputs=inputs,
                        config=config.model_dump(mode="json"), counts=counts, derived=derived,
                        final_loss=last_loss(final / "train_log.jsonl"),
                        provenance=provenance(torch_device=accelerator.device, train=precision))
@@ -240,8 +291,12 @@ def add_lora(model, config: TrainConfig):
     return get_peft_model(model, lora)
 
 
-def save_model(accelerator, wrapper, tokenizer, config: TrainConfig, model_path: str, folder: Path) -> None:
-    """Save full weights (base dtype) or the LoRA adapter (+ merged model) into ``folder``; rank 0 writes."""
+def save_model(accelerator, wrapper, tokenizer, config: TrainConfig, model_path: str, folder: Path,
+               reference: str | None = None) -> None:
+    """Save full weights (base dtype) or the LoRA adapter (+ merged model) into ``folder``; rank 0 writes.
+
+    ``lingalign_model.json`` says how the weights were trained (``method``: full, lora, lora-merged);
+    a DPO model also says so (``objective: dpo``) and names its reference model."""
     from lingalign.models import torch_dtype
     from lingalign.prompting import write_model_info
     from lingalign.train.distributed import drop_tied_copies
@@ -255,19 +310,20 @@ def save_model(accelerator, wrapper, tokenizer, config: TrainConfig, model_path:
     if folder.exists():
         shutil.rmtree(folder)
     state = {k[len("model."):]: v for k, v in drop_tied_copies(state, unwrapped).items()}
-    if config.method == "full":
+    info = {"objective": "dpo", "reference_model": reference} if config.method == "dpo" else {}
+    if config.tuning == "full":
         set_generation_ids(model, tokenizer)
         model.config.dtype = torch_dtype(base_dtype(model_path))
         model.save_pretrained(folder, state_dict=cast_state(state, model.config.dtype), safe_serialization=True)
         tokenizer.save_pretrained(folder)
-        write_model_info(folder, config.prompt_format, base_model=model_path, method="full")
+        write_model_info(folder, config.prompt_format, base_model=model_path, method="full", **info)
         return
     adapter = folder / "adapter" if config.lora.merge else folder
     model.save_pretrained(adapter, state_dict=state)  # peft keeps only the adapter weights
     tokenizer.save_pretrained(adapter)
-    write_model_info(adapter, config.prompt_format, base_model=model_path, method="lora")
+    write_model_info(adapter, config.prompt_format, base_model=model_path, method="lora", **info)
     if config.lora.merge:
-        export_merged(adapter, folder, prompt_format=config.prompt_format)
+        export_merged(adapter, folder, prompt_format=config.prompt_format, **info)
 
 
 def trim_log(path: Path, step: int) -> None:

@@ -1,5 +1,5 @@
 # The two commands of the README: `make quickstart` (set up, then run the embedded default
-# experiment) and `make test`. Setup is idempotent: it re-runs only when pyproject.toml changes.
+# experiment) and `make test` (lint, then the test suite). Setup is idempotent: it re-runs only when pyproject.toml changes.
 #
 # TORCH picks the PyTorch build. The default is the CPU build that lies on this project's
 # machines; on a GPU machine use e.g. `make setup TORCH=torch` to take your CUDA build.
@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: setup quickstart test
+.PHONY: setup quickstart lint test
 
 setup: $(VENV)/.installed
 
@@ -23,5 +23,8 @@ $(VENV)/.installed: pyproject.toml
 quickstart: setup
 	$(VENV)/bin/lingalign run recipes/quickstart.yaml -o runs/quickstart
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check src tests bench scripts   # pyflakes, import order, lines <= 120 (pyproject.toml)
+
+test: lint
 	$(PY) -m pytest -q

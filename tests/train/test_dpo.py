@@ -146,16 +146,18 @@ def test_lora_reference_is_the_adapter_off_model_and_no_second_model_is_loaded(t
     assert not torch.allclose(adapted[0], expected[0], atol=1e-3)
     assert wrapper.training  # back in train mode after the reference pass
 
-    import lingalign.models
+    import lingalign.train.dpo
+    import lingalign.train.stage
 
     loaded = []
-    real = lingalign.models.load_model
+    real = lingalign.train.stage.load_model
 
     def counting(path, **kwargs):
         loaded.append(path)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(lingalign.models, "load_model", counting)
+    for module in (lingalign.train.stage, lingalign.train.dpo):  # where training looks the loader up
+        monkeypatch.setattr(module, "load_model", counting)
     lora = dpo_config.model_copy(update={"max_steps": 2, "dpo": dpo_config.dpo.model_copy(update={"tune": "lora"})})
     out = train(lora, pref_dir, tmp_path / "lora")
     assert loaded[:1] == [str(tiny_model_dir)] and len([p for p in loaded if p == str(tiny_model_dir)]) == 1

@@ -6,12 +6,6 @@ Python API: ``train(config, data_dir, out_dir, resume=False) -> Path``.
 """
 
 from lingalign.train.recipe import TrainConfig
-
-
-def train(config, data_dir, out_dir, resume: bool = False, **kwargs):
-    from lingalign.train.stage import train as _train
-
-    return _train(config, data_dir, out_dir, resume, **kwargs)
-
+from lingalign.train.stage import train
 
 __all__ = ["TrainConfig", "train"]

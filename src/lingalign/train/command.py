@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lingalign.config import apply_overrides
+from lingalign.config import apply_overrides, read_yaml, resolve_path, validate
 from lingalign.errors import UserError
+from lingalign.train.export import export_merged
+from lingalign.train.recipe import TrainConfig
+from lingalign.train.stage import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after", type=int, help="checkpoint and exit after N steps; continue with --resume")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key (YAML value), e.g. --set learning_rate=1e-4 --set lora.r=8")
-    parser.add_argument("--export-merged", metavar="ADAPTER_DIR", help="merge a LoRA adapter into its base model and save to OUT")
+    parser.add_argument("--export-merged", metavar="ADAPTER_DIR",
+                        help="merge a LoRA adapter into its base model and save to OUT")
 
 
 def load_config(recipe: str | None, overrides: list[str]):
-    from lingalign.config import read_yaml, validate
-    from lingalign.train.recipe import TrainConfig
-
     data, source, base = {}, "--set", None
     if recipe:
         data = read_yaml(recipe) or {}
@@ -53,22 +54,16 @@ def load_config(recipe: str | None, overrides: list[str]):
 
 def _local(model: str, base: Path) -> str:
     """A model path written in a recipe is read from the recipe's folder; aliases and hub ids stay as written."""
-    from lingalign.config import resolve_path
-
     local = resolve_path(model, base)
     return str(local) if model.startswith(("sample:", ".", "~")) or local.exists() else model
 
 
 def main(args: argparse.Namespace) -> int:
     if args.export_merged:
-        from lingalign.train.export import export_merged
-
         print(export_merged(args.export_merged, args.out))
         return 0
     if not args.data:
         raise UserError("lingalign train: --data DATA_DIR is required")
-    from lingalign.train.stage import train
-
     config = load_config(args.recipe, args.set)
     result = train(config, args.data, args.out, args.resume, force=args.force,
                    max_steps=args.max_steps, stop_after=args.stop_after)

@@ -17,12 +17,14 @@ dropout), as TRL's does, so a pair's reference log-probabilities are the same at
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from pathlib import Path
 
 import torch
 
 from lingalign.errors import UserError
+from lingalign.models import load_model, resolve_model
 from lingalign.train.dpo_loss import MODEL_KEYS, PreferenceLogps, collate_pairs, dpo_loss, sequence_logps
 from lingalign.train.examples import Example
 from lingalign.train.loop import autocast
@@ -32,8 +34,6 @@ METRICS = ("reward_margin", "reward_accuracy", "reward_chosen", "reward_rejected
 
 def reference_path(config, model_path: str) -> str:
     """The reference model's resolved path: ``dpo.reference_model``, or the starting model."""
-    from lingalign.models import resolve_model
-
     name = config.dpo.reference_model
     if name is None:
         return model_path
@@ -49,8 +49,6 @@ def reference_path(config, model_path: str) -> str:
 
 
 def _vocab_size(path: str) -> int | None:
-    import json
-
     try:
         config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -65,8 +63,6 @@ def adapter_off(config, model_path: str, reference: str) -> bool:
 
 def load_reference(path: str, config, attention: str, device) -> PreferenceLogps:
     """A frozen copy of the reference model (fp32, eval mode, no gradients), outside accelerate's wrapping."""
-    from lingalign.models import load_model
-
     model = load_model(path, dtype="float32", trust_remote_code=config.trust_remote_code,
                        attn_implementation=attention)
     model.requires_grad_(False).eval().to(device)

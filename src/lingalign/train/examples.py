@@ -79,7 +79,8 @@ def load_examples(path: Path, tokenizer, fmt: str, max_length: int, policy: str)
     """Tokenise a whole ``train.jsonl``; returns the examples and counts of what happened to each record."""
     path = Path(path)
     if not path.exists():
-        raise UserError(f"{path}: training data not found", hint="point --data at a `lingalign data build` output folder")
+        raise UserError(f"{path}: training data not found",
+                        hint="point --data at a `lingalign data build` output folder")
     examples, counts = [], Counter()
     for line_no, record in iter_jsonl(path):
         for key in REQUIRED:
@@ -100,7 +101,8 @@ def load_examples(path: Path, tokenizer, fmt: str, max_length: int, policy: str)
     if not examples:
         raise UserError(
             f"{path}: all {counts['records']} records were dropped "
-            f"({counts['dropped_overlength']} longer than max_length={max_length}, {counts['dropped_empty']} with an empty output)",
+            f"({counts['dropped_overlength']} longer than max_length={max_length}, "
+            f"{counts['dropped_empty']} with an empty output)",
             hint="raise max_length or use overlength: truncate",
         )
     counts["examples"] = len(examples)

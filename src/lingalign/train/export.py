@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 from lingalign.errors import UserError
-from lingalign.prompting import write_model_info
+from lingalign.models import adapter_base, is_adapter, load_model, load_tokenizer, resolve_model
+from lingalign.prompting import read_model_prompt_format, write_model_info
 
 
 def set_generation_ids(model, tokenizer) -> None:
@@ -42,14 +43,12 @@ def export_merged(adapter_dir, out_dir, *, prompt_format: str | None = None, tru
     """Merge a LoRA adapter folder into its base model and save a standalone HF model folder.
 
     ``info``: more fields for ``lingalign_model.json`` (a DPO adapter's objective and reference)."""
-    from lingalign.models import adapter_base, is_adapter, load_model, load_tokenizer, resolve_model
-    from lingalign.prompting import read_model_prompt_format
-
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     if not is_adapter(str(adapter_dir)):
         raise UserError(f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)")
     base = resolve_model(adapter_base(str(adapter_dir)))
-    merged = load_model(str(adapter_dir), dtype=base_dtype(base), trust_remote_code=trust_remote_code, merge_adapter=True)
+    merged = load_model(str(adapter_dir), dtype=base_dtype(base), trust_remote_code=trust_remote_code,
+                        merge_adapter=True)
     tokenizer = load_tokenizer(str(adapter_dir), trust_remote_code=trust_remote_code)
     set_generation_ids(merged, tokenizer)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,9 @@ class LoopState:
 
 
 def step_targets(micro_batches: list, examples: list[Example]) -> int:
-    """Response tokens (with EOS) carrying loss in one step; prompts are never empty, so this equals the shifted count."""
+    """Response tokens (with EOS) carrying loss in one step.
+
+    Prompts are never empty, so this equals the shifted count."""
     return sum(len(examples[i]) - examples[i].n_prompt for mb in micro_batches for row in mb for i in row)
 
 

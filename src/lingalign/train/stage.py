@@ -14,6 +14,8 @@ import math
 import shutil
 from pathlib import Path
 
+import yaml
+
 from lingalign.artifacts import (
     hash_file,
     hash_obj,
@@ -25,9 +27,17 @@ from lingalign.artifacts import (
     write_manifest,
     write_text,
 )
-from lingalign.config import dump_yaml
+from lingalign.config import dump_yaml, resolve_path
 from lingalign.errors import UserError
-from lingalign.provenance import provenance
+from lingalign.models import load_model, load_tokenizer, resolve_model, torch_dtype
+from lingalign.prompting import write_model_info
+from lingalign.provenance import auto_precision, provenance
+from lingalign.train.batching import plan_epoch
+from lingalign.train.checkpoint import latest_checkpoint, load_checkpoint
+from lingalign.train.distributed import attention_kernel, drop_tied_copies, make_accelerator
+from lingalign.train.examples import load_examples
+from lingalign.train.export import base_dtype, cast_state, export_merged, set_generation_ids
+from lingalign.train.preference_data import load_pairs, pair_lengths
 from lingalign.train.recipe import NON_RESULT_KEYS, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -39,8 +49,6 @@ def work_dir(out_dir: Path) -> Path:
 
 
 def resolve_base(config: TrainConfig) -> str:
-    from lingalign.models import resolve_model
-
     path = resolve_model(config.model)
     if not Path(path).exists():
         raise UserError(f"train.model: {config.model!r} is not an existing model folder or known model",
@@ -65,8 +73,6 @@ def _model_identity(key: str, path: str) -> dict:
 
 def data_file_of(data) -> Path:
     """``--data``: a data-stage folder (its ``train.jsonl``), a ``.jsonl`` file, or ``sample:PATH``."""
-    from lingalign.config import resolve_path
-
     path = resolve_path(data)
     if path.is_file():
         return path
@@ -113,11 +119,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     import torch
     from transformers import get_scheduler
 
-    from lingalign.models import load_model
-    from lingalign.train.batching import plan_epoch
-    from lingalign.train.checkpoint import latest_checkpoint, load_checkpoint
-    from lingalign.train.distributed import attention_kernel, make_accelerator
-    from lingalign.train.examples import load_examples
+    # heavy: these import torch at their top; `lingalign --help` (which imports this module) must stay fast
     from lingalign.train.loop import LoopState, run_loop
     from lingalign.train.loss import ResponseLoss
 
@@ -154,8 +156,6 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         return out
     tokenizer = tokenizer_for(model_path, config)
     if dpo:
-        from lingalign.train.preference_data import load_pairs, pair_lengths
-
         examples, counts = load_pairs(data_file, tokenizer, config.prompt_format, config.max_length, config.overlength)
         lengths = pair_lengths(examples)
     else:
@@ -258,8 +258,6 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
 
 
 def tokenizer_for(model_path: str, config: TrainConfig):
-    from lingalign.models import load_tokenizer
-
     try:
         return load_tokenizer(model_path, trust_remote_code=config.trust_remote_code)
     except (OSError, ValueError, TypeError) as exc:
@@ -272,8 +270,6 @@ def resolve_precision(precision: str, accelerator) -> str:
     """``auto``: bf16 autocast where the hardware computes in bf16 (CUDA with bf16, CPUs with
     AVX512-BF16/AMX), else fp32: emulated bf16 on an AVX2 CPU is far slower than fp32. The rule
     is :func:`lingalign.provenance.auto_precision`, shared with evaluation."""
-    from lingalign.provenance import auto_precision
-
     if precision != "auto":
         return precision
     return auto_precision(accelerator.device.type)
@@ -297,10 +293,6 @@ def save_model(accelerator, wrapper, tokenizer, config: TrainConfig, model_path:
 
     ``lingalign_model.json`` says how the weights were trained (``method``: full, lora, lora-merged);
     a DPO model also says so (``objective: dpo``) and names its reference model."""
-    from lingalign.models import torch_dtype
-    from lingalign.prompting import write_model_info
-    from lingalign.train.distributed import drop_tied_copies
-    from lingalign.train.export import base_dtype, cast_state, export_merged, set_generation_ids
 
     state = accelerator.get_state_dict(wrapper)  # gathers FSDP shards; keys start with "model."
     unwrapped = accelerator.unwrap_model(wrapper)
@@ -340,6 +332,4 @@ def last_loss(path: Path) -> float | None:
 
 
 def _yaml(obj: dict) -> str:
-    import yaml
-
     return yaml.safe_dump(obj, sort_keys=False)

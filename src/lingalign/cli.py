@@ -66,6 +66,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if under_launcher():  # a worker of torchrun / accelerate launch: end with the process that started it
+        die_with_parent()  # first thing, so that a launcher killed while this one imports is noticed
     parser, modules = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -76,8 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verb:
         parser.print_help()
         return 2
-    if under_launcher():  # a worker of torchrun / accelerate launch: end with the process that started it
-        die_with_parent()
     try:
         return int(modules[args.verb].main(args) or 0)
     except UserError as exc:

@@ -18,9 +18,10 @@ output folder next to the user's resumed run. Two sides close that:
   in a matrix product. Everywhere (macOS has no prctl) a daemon thread also checks once a second
   that the parent is still the one it started with and, under ``lingalign``'s own launching
   command, that this command is still alive (its PID and start time are in ``LINGALIGN_LAUNCHER``):
-  that covers the launching command killed alone while the launcher survives it, and a parent
-  that died before the prctl call. The thread sends the worker ``SIGTERM``, then exits it
-  outright 5 s later if a handler kept it alive.
+  that covers the launching command killed alone while the launcher survives it, and (under
+  lingalign's launching command) a launcher that died before the worker reached its prctl call;
+  ``lingalign.cli`` makes the call before anything else. The thread sends the worker ``SIGTERM``,
+  then exits it outright 5 s later if a handler kept it alive.
 
 Stopping a worker mid-unit is safe: predictions are appended one whole unit at a time (a torn last
 line is dropped on resume), so the next run redoes at most the units that were being decoded.
@@ -174,8 +175,9 @@ def die_with_parent(signum: int = signal.SIGTERM, interval: float = WATCH_SECOND
         except (OSError, AttributeError) as exc:  # no libc prctl: the thread below still watches
             log.debug("prctl unavailable: %s", exc)
     started_by = launcher()
-    if parent == 1 or (started_by and not is_alive(*started_by)):  # gone before we started to watch
-        _end(signum, "the process that started this one had already ended")
+    if started_by and not is_alive(*started_by):  # gone before we started to watch
+        _end(signum, f"the lingalign command that launched it (process {started_by[0]}) had already ended")
+    # (a parent PID of 1 proves nothing: in a container torchrun itself can be PID 1)
     threading.Thread(target=_watch, args=(parent, started_by, signum, interval), daemon=True,
                      name="lingalign-parent-watch").start()
 

@@ -9,6 +9,7 @@ never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as _dt
 import hashlib
@@ -62,6 +63,41 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         raise
 
 
+@contextlib.contextmanager
+def removed_on_failure(folder: str | os.PathLike):
+    """Run the block; when it fails and ``folder`` did not exist before it, remove ``folder`` (and the
+    parents the block made for it) again if it holds no files (its empty subfolders go with it).
+
+    A command that fails before producing anything leaves no folder behind, while work a re-run
+    resumes (any file) stays, and a folder that existed before (a previous complete output, or
+    anything the command did not create) is never touched.
+    """
+    top = Path(folder).absolute()  # the outermost folder that does not exist yet (mkdir -p makes them all)
+    existed = top.exists()
+    while not top.parent.exists():
+        top = top.parent
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            remove_empty_tree(top)
+        raise
+
+
+def remove_empty_tree(folder: str | os.PathLike) -> bool:
+    """Remove ``folder`` and its subfolders, deepest first, as long as they hold no files; True when it went."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    empty = all([remove_empty_tree(child) if child.is_dir() and not child.is_symlink() else False
+                 for child in folder.iterdir()])
+    if empty:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+            return True
+    return False
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path) as handle:
         handle.write(text)
@@ -72,12 +108,33 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
+# ---- reading: UTF-8, one leading byte-order mark dropped -----------------------------------------
+# Editors on Windows (Notepad, Excel's "CSV UTF-8") start files with U+FEFF. Every reader of a user
+# file goes through these, so the mark never reaches a record's text and JSON parsers never see it.
+# Fingerprints (hash_file) still hash the bytes as they are.
+
+def open_text(path: str | os.PathLike, newline: str | None = None):
+    """Open a UTF-8 text file for reading, dropping one leading byte-order mark (``utf-8-sig``)."""
+    return open(path, encoding="utf-8-sig", newline=newline)
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file's content without a leading byte-order mark."""
+    with open_text(path) as handle:
+        return handle.read()
+
+
+def strip_bom(first_line: bytes) -> bytes:
+    """The first line of a file read as bytes, without a leading UTF-8 byte-order mark."""
+    return first_line[len(codecs.BOM_UTF8):] if first_line.startswith(codecs.BOM_UTF8) else first_line
+
+
 def read_json(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: file not found")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -92,8 +149,8 @@ def dumps_jsonl(record: dict) -> str:
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, record)`` from a JSONL file, streaming, with clear errors.
 
-    Blank lines are skipped. A line that is not valid UTF-8 or not a JSON object raises a
-    ``UserError`` naming the file and line.
+    Blank lines are skipped and a leading byte-order mark is dropped. A line that is not valid UTF-8
+    or not a JSON object raises a ``UserError`` naming the file and line.
     """
     path = Path(path)
     if not path.exists():
@@ -101,7 +158,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = (strip_bom(raw) if number == 1 else raw).decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise UserError(f"{where(path, number)}: not valid UTF-8 (byte {exc.start} of the line)") from None
             if not line.strip():
@@ -133,7 +190,7 @@ def read_jsonl_tolerant(path: str | os.PathLike) -> list[dict]:
     if not path.exists():
         return []
     records = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
         for line in handle:
             if not line.endswith("\n"):
                 break  # torn final write
@@ -216,7 +273,7 @@ def read_manifest(folder: str | os.PathLike) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
 

@@ -17,6 +17,7 @@ import sys
 
 from lingalign import __version__
 from lingalign.errors import UserError
+from lingalign.launching import Stopped, die_with_parent, under_launcher
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -65,6 +66,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if under_launcher():  # a worker of torchrun / accelerate launch: end with the process that started it
+        die_with_parent()  # first thing, so that a launcher killed while this one imports is noticed
     parser, modules = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -80,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"lingalign {args.verb}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"lingalign {args.verb}: interrupted; finished work is kept, re-run to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        how = f"stopped by {exc.signal_name}" if isinstance(exc, Stopped) else "interrupted"
+        print(f"lingalign {args.verb}: {how}; finished work is kept, re-run to resume", file=sys.stderr)
+        return 128 + exc.signum if isinstance(exc, Stopped) else 130
     except MemoryError:
         print(f"lingalign {args.verb}: error: out of memory; reduce batch size or max_length", file=sys.stderr)
         return 3

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional, TypeVar, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from lingalign.artifacts import read_text
 from lingalign.errors import UserError
 
 SAMPLE_PREFIX = "sample:"
@@ -120,7 +121,7 @@ def _read_yaml_file(path: Path) -> Any:
     if not path.exists():
         raise UserError(f"{path}: recipe not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)  # without a byte-order mark
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     try:

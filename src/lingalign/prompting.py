@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from lingalign.artifacts import write_json
+from lingalign.artifacts import read_text, write_json
 from lingalign.errors import UserError
 from lingalign.languages import language_name
 
@@ -97,6 +97,6 @@ def read_model_prompt_format(folder) -> str | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("prompt_format")
+        return json.loads(read_text(path)).get("prompt_format")
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None

@@ -152,9 +152,7 @@ def test_unequal_files_fail_without_a_partial_output(tmp_path):
         h.write("多余的一行。\n")
     with pytest.raises(UserError, match=r"c.en-zh.en has 300 lines, .*c.en-zh.zh has 301"):
         build_dataset(recipe(tmp_path, sources=[bitext()]), tmp_path / "out")
-    assert not (tmp_path / "out" / TRAIN_FILE).exists()
-    assert not (tmp_path / "out" / "manifest.json").exists()
-    assert [p.name for p in (tmp_path / "out").iterdir()] == []  # temporary spool removed too
+    assert not (tmp_path / "out").exists()  # nothing left: not even the folder the build made
 
 
 def test_contamination_guard_in_a_build(tmp_path):
@@ -309,3 +307,21 @@ def test_unset_later_keys_leave_the_recipe_dump_and_so_old_fingerprints_alone():
     with_translate = DataRecipe(sources=[{"name": "a", "kind": "instructions", "path": "x.json", "lang": "el",
                                          "translate": {"model": "m"}}])
     assert with_translate.model_dump(mode="json")["sources"][0]["translate"]["model"] == "m"
+
+
+def test_a_failed_build_leaves_no_folder_but_never_removes_what_it_did_not_make(tmp_path):
+    corpus(tmp_path)
+    with open(tmp_path / "c.en-zh.zh", "a", encoding="utf-8") as h:
+        h.write("多余的一行。\n")
+    path = recipe(tmp_path, sources=[bitext()])
+    deep = tmp_path / "runs" / "a" / "data"
+    with pytest.raises(UserError):
+        build_dataset(path, deep)
+    assert not (tmp_path / "runs").exists()  # nor the parents it made
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "README").write_text("the user's")
+    with pytest.raises(UserError):
+        build_dataset(path, tmp_path / "mine")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["README"]
+    assert cli.main(["data", "build", str(path), "-o", str(tmp_path / "cli")]) == 2
+    assert not (tmp_path / "cli").exists()

@@ -258,3 +258,82 @@ def test_cli_translates_with_a_field_mapping(tmp_path, tiny_model_dir, capsys):
     assert "of 3 records" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["config"]["fields"]["output"] == "en_output" and manifest["stage"] == "translate"
+
+
+# ---- input checked before the model; a failure leaves no folder (issue 27) ----------------------
+
+def truncated_jsonl(folder: Path, n: int = 200) -> Path:
+    """A JSONL set whose last line was cut off mid-record (a copy or download that stopped)."""
+    lines = [json.dumps({"instruction": f"Say {i}.", "input": "", "output": f"{i}."}) for i in range(n)]
+    path = folder / "cut.jsonl"
+    path.write_text("\n".join(lines) + "\n" + lines[0][:20], encoding="utf-8")
+    return path
+
+
+def test_a_truncated_last_line_fails_before_any_model_is_loaded_and_leaves_no_folder(tmp_path, monkeypatch):
+    import time
+
+    import lingalign.data.translate as translate_module
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded before the input was read")
+
+    monkeypatch.setattr(translate_module, "load_translator", no_model)
+    out = tmp_path / "out"
+    began = time.perf_counter()
+    with pytest.raises(UserError, match=r"cut.jsonl:201: malformed JSON line"):
+        translate_set(truncated_jsonl(tmp_path), out, "el", TranslateSpec(model="no-such-model"))
+    assert time.perf_counter() - began < 1.0
+    assert not out.exists()
+    # a record without its output, far down the file: found before the model too
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(RECORDS * 40 + [{"instruction": "no output"}]), encoding="utf-8")
+    with pytest.raises(UserError, match=r"bad.json:\d+ \[output\]: missing field"):
+        translate_set(bad, out, "el", TranslateSpec(model="no-such-model"))
+    assert not out.exists()
+
+
+def test_the_cli_says_which_line_is_cut_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli(truncated_jsonl(tmp_path), "--to", "el", "-o", out) == 2
+    err = capsys.readouterr().err
+    assert "cut.jsonl:201: malformed JSON line" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_failure_before_the_first_chunk_leaves_no_folder_and_after_it_keeps_the_work(tmp_path, tiny_model_dir,
+                                                                                   monkeypatch):
+    import lingalign.data.translate as translate_module
+
+    source = write_set(tmp_path)
+    real = translate_module.translate_chunk
+    calls = []
+
+    def failing_at(n):
+        def chunk(*args, **kwargs):
+            calls.append(1)
+            if len(calls) > n:
+                raise RuntimeError("the machine ran out of something")
+            return real(*args, **kwargs)
+        return chunk
+
+    monkeypatch.setattr(translate_module, "translate_chunk", failing_at(0))
+    with pytest.raises(RuntimeError):
+        translate_set(source, tmp_path / "first", "el", spec(tiny_model_dir))
+    assert not (tmp_path / "first").exists()  # made by this call, nothing to resume: gone
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's")
+    with pytest.raises(RuntimeError):
+        translate_set(source, tmp_path / "mine", "el", spec(tiny_model_dir))
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]  # theirs stays, ours goes
+
+    calls.clear()
+    monkeypatch.setattr(translate_module, "translate_chunk", failing_at(1))
+    with pytest.raises(RuntimeError):
+        translate_set(source, tmp_path / "later", "el", spec(tiny_model_dir))
+    assert (tmp_path / "later" / ".partial" / "progress.jsonl").read_text().count("\n") == 1  # chunk 0 kept
+    monkeypatch.setattr(translate_module, "translate_chunk", real)
+    translate_set(source, tmp_path / "later", "el", spec(tiny_model_dir))
+    translate_set(source, tmp_path / "whole", "el", spec(tiny_model_dir))
+    assert sha(tmp_path / "later" / "translated.jsonl") == sha(tmp_path / "whole" / "translated.jsonl")

@@ -14,20 +14,34 @@ import torch
 from lingalign import artifacts
 from lingalign.cli import main as cli_main
 from lingalign.evaluate import evaluate
-from lingalign.generation.work_units import Processes, work_units
+from lingalign.generation.work_units import Processes, unit_batches, work_units
 
 TASKS = "xquad-zh,flores-en-zh"
-LIMIT, BATCH = 24, 2  # units of 2 x 8 = 16 items: two per task, one for each process
+LIMIT, BATCH = 24, 4  # 6 batches: units of one batch, three per process and task
 SETTINGS = dict(limit=LIMIT, batch_size=BATCH, max_new_tokens=6, dtype="float32")
 
 
-def test_units_are_blocks_of_eight_batches_dealt_round_robin():
-    units = work_units(40, 2)
-    assert [(u.start, u.stop) for u in units] == [(0, 16), (16, 32), (32, 40)]
+def test_units_are_blocks_of_whole_batches_dealt_round_robin():
+    units = work_units(40, 2)  # 20 batches: units of 20 // 8 = 2 batches
+    assert [(u.start, u.stop) for u in units] == [(s, s + 4) for s in range(0, 40, 4)]
     procs = Processes()  # no launcher here: one process takes every unit
     assert (procs.rank, procs.world) == (0, 1) and procs.mine(units) == units
     procs.rank, procs.world = 1, 2
-    assert procs.mine(units) == [units[1]]
+    assert procs.mine(units) == units[1::2]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 8, 16, 24])
+def test_every_process_up_to_eight_gets_work_when_there_are_as_many_batches(batch_size):
+    """The issue's case: 32 items at the default batch size 16 were one unit of 8 batches."""
+    for n_items in range(1, 70 * batch_size, max(1, batch_size // 3)):
+        units = work_units(n_items, batch_size)
+        batches = -(-n_items // batch_size)
+        assert [i for u in units for i in u] == list(range(n_items))  # every item once, in order
+        assert all(len(u) % batch_size == 0 for u in units[:-1])  # whole batches
+        assert len(units) >= min(batches, 8), (n_items, batch_size)
+        assert 1 <= unit_batches(n_items, batch_size) <= 8
+    assert [len(u) for u in work_units(32, 16)] == [16, 16]
+    assert [len(u) for u in work_units(2000, 16)] == [128] * 15 + [80]  # long tasks keep units of 8 batches
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +61,8 @@ def one_process(tiny_model_dir, tmp_path_factory):
 def test_two_processes_resume_a_killed_run_and_equal_one_process(one_process, tiny_model_dir, tmp_path):
     reference, results = one_process
     out = tmp_path / "two"
-    # what a killed 2-process run leaves: process 1 had written 2 predictions of its xquad unit
-    # (items 17-24) and half of a third; nothing merged yet; flores not started
+    # what a killed 2-process run leaves: process 1 had written 2 predictions of an xquad unit
+    # (items 17-20) and half of a third; nothing merged yet; flores not started
     parts = out / "predictions" / ".parts"
     parts.mkdir(parents=True)
     lines = (reference / "predictions" / "xquad-zh.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
@@ -61,10 +75,12 @@ def test_two_processes_resume_a_killed_run_and_equal_one_process(one_process, ti
                "--dtype", "float32", "--processes", "2"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    # resumed: 2 of 8 were stored
-    assert "xquad-zh (process 1 of 2): 6 to generate: 8 items in 1 unit(s)" in done.stderr
-    assert "flores-en-zh (process 0 of 2): 16 to generate" in done.stderr
-    assert "flores-en-zh (process 1 of 2): 8 to generate" in done.stderr
+    # resumed: 2 of that unit's 4 were stored; it is unit 4, process 0's in this run (units do not
+    # depend on which process wrote them), decoded again whole for its 2 missing predictions
+    assert "xquad-zh (process 0 of 2): 10 to generate: 12 items in 3 unit(s) of up to 4" in done.stderr
+    assert "xquad-zh (process 1 of 2): 12 to generate: 12 items in 3 unit(s)" in done.stderr
+    assert "flores-en-zh (process 0 of 2): 12 to generate" in done.stderr
+    assert "flores-en-zh (process 1 of 2): 12 to generate" in done.stderr
     for task in ("xquad-zh", "flores-en-zh"):
         ours = (out / "predictions" / f"{task}.jsonl").read_bytes()
         assert ours == (reference / "predictions" / f"{task}.jsonl").read_bytes(), task

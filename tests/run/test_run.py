@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
 import lingalign.train as train_module
 from lingalign.artifacts import read_json
 from lingalign.cli import main
+from lingalign.output_lock import LOCK_FILE, holder
 from lingalign.run import launcher as run_module
+from running_processes import processes_with, survivors, wait_for_text
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -405,3 +413,81 @@ def test_translation_is_a_cached_step_of_the_run(tmp_path, tiny_model_dir, capsy
     assert run(path, tmp_path / "out") == 0
     assert statuses(tmp_path / "out")["translate:x.alpaca-el"] == ["done", "skipped"]
     assert "records kept) with" in capsys.readouterr().out
+
+
+# ---- stopping and one writer per folder (issue 27) ------------------------------------------------
+
+HOLD = textwrap.dedent("""
+    import sys
+    from lingalign.output_lock import output_lock
+    with output_lock(sys.argv[1]):
+        print("held", flush=True)
+        sys.stdin.readline()
+""")
+
+
+@pytest.fixture
+def holding(tmp_path):
+    """Hold the lock of a folder from another process: ``holding(folder) -> pid``."""
+    started = []
+
+    def hold(folder: Path) -> int:
+        process = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() == "held"
+        started.append(process)
+        return process.pid
+
+    yield hold
+    for process in started:
+        process.stdin.close()
+        process.wait(timeout=10)
+
+
+def test_sigterm_to_run_stops_the_launched_training_workers(tmp_path, tiny_model_dir):
+    models = [{"name": "coit-zh", "data": "coit", "train": {"epochs": 500}}]  # far longer than the test waits
+    recipe = experiment(tiny_model_dir, models=models,
+                        launch={"accelerate_config": str(RECIPES / "accelerate" / "ddp.yaml"), "num_processes": 2})
+    recipe.pop("evaluate")
+    path = write_recipe(tmp_path, recipe)
+    out = tmp_path / "launched-run"
+    log = tmp_path / "run.log"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(log, "w") as handle:
+        command = subprocess.Popen([sys.executable, "-m", "lingalign.cli", "run", str(path), "-o", str(out)], env=env,
+                                   stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for_text(log, "training full", command, timeout=300)  # rank 0 has started the loop
+    marker = str(out)
+    workers = [p for p in processes_with(marker) if p.pid != command.pid and os.getsid(p.pid) == p.pid]
+    assert len(workers) == 2 and len(processes_with(marker)) == 4  # and the run command, accelerate launch
+    command.send_signal(signal.SIGTERM)
+    assert command.wait(timeout=60) == 128 + signal.SIGTERM
+    assert survivors(marker, within=5) == []
+    text = log.read_text()
+    assert "lingalign run: stopped by SIGTERM; finished work is kept, re-run to resume" in text
+    steps = [json.loads(line) for line in (out / "run_log.jsonl").read_text().splitlines()]
+    assert steps[-1] == {**steps[-1], "step": "train:coit-zh", "status": "interrupted"}
+    assert not (out / LOCK_FILE).exists()  # released by the run command
+    left = holder(out / "models" / "coit-zh.work")  # the training's rank 0 ended by SIGTERM: no release;
+    assert left and not psutil.pid_exists(left["pid"])  # flock went with it, the next run takes the file over
+
+
+def test_a_run_folder_being_written_is_refused(tmp_path, tiny_model_dir, holding, capsys):
+    path = write_recipe(tmp_path, experiment(tiny_model_dir))
+    out = tmp_path / "out"
+    pid = holding(out)
+    assert main(["run", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"lingalign run: error: {out}: another process is writing this folder: process {pid} ")
+    assert len(err.splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # nothing written
+
+
+def test_a_training_folder_being_written_is_refused(tmp_path, tiny_model_dir, holding, capsys):
+    out = tmp_path / "model"
+    pid = holding(tmp_path / "model.work")
+    assert main(["train", "--data", "sample:alpaca/alpaca_en_zh.json", "-o", str(out),
+                 "--set", f"model={tiny_model_dir}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"model.work: another process is writing this folder: process {pid} " in err
+    assert not out.exists()

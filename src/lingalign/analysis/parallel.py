@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lingalign.artifacts import hash_obj
+from lingalign.artifacts import hash_obj, read_text
 from lingalign.config import samples_dir
 from lingalign.errors import UserError
 from lingalign.langid import base_code
@@ -74,7 +74,7 @@ def find_file(lang: str, data: Path) -> Path:
 
 def _read_lines(path: Path) -> list[str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     return [line.strip() for line in text.splitlines()]

@@ -24,7 +24,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from lingalign.artifacts import iter_jsonl, write_json
+from lingalign.artifacts import iter_jsonl, read_json, write_json
 from lingalign.errors import UserError, where
 from lingalign.langid import base_code, detect, identifier_code
 from lingalign.tasks.registry import expected_from_task
@@ -46,7 +46,7 @@ def _short(name: str) -> str:
 def _run_results(path: Path) -> dict:
     """The ``results.json`` of the evaluation run a prediction file belongs to ({} when absent or unreadable)."""
     try:
-        results = json.loads((_run_folder(path) / "results.json").read_text(encoding="utf-8"))
+        results = read_json(_run_folder(path) / "results.json")
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
     return results if isinstance(results, dict) else {}

@@ -23,6 +23,7 @@ from lingalign.artifacts import (
     hash_path,
     is_complete,
     read_manifest,
+    removed_on_failure,
     write_manifest,
 )
 from lingalign.config import resolve_path
@@ -58,14 +59,18 @@ def build_dataset(recipe: DataRecipe | str | Path, out_dir: str | Path, recipe_d
         recipe = load_data_recipe(recipe)
     out_dir = Path(out_dir)
     key = build_key(recipe, recipe_dir)
-    fingerprint, inputs, config, translations = key.fingerprint, key.inputs, key.config, key.translations
-    files = dict(key.files)  # a translated source is read from its translation, below
-
-    if not force and is_complete(out_dir, fingerprint) and (out_dir / TRAIN_FILE).exists():
+    if not force and is_complete(out_dir, key.fingerprint) and (out_dir / TRAIN_FILE).exists():
         log.info("%s already holds this build (fingerprint %s); skipping. Use --force to rebuild.",
-                 out_dir, fingerprint)
+                 out_dir, key.fingerprint)
         return read_manifest(out_dir)
 
+    with removed_on_failure(out_dir):  # a failed first build leaves no folder (resumable translations stay)
+        return _build(recipe, recipe_dir, out_dir, key, translate_root, source_name)
+
+
+def _build(recipe: DataRecipe, recipe_dir, out_dir: Path, key: BuildKey, translate_root, source_name: str) -> dict:
+    fingerprint, inputs, config, translations = key.fingerprint, key.inputs, key.config, key.translations
+    files = dict(key.files)  # a translated source is read from its translation, below
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # an interrupted rebuild must not look complete
     contamination = EvalTexts(recipe.eval_set_list(), recipe_dir) if recipe.eval_sets else None

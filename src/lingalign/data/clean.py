@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from lingalign import langid
+from lingalign.artifacts import read_text
 from lingalign.config import resolve_path
 from lingalign.data.hashing import normalize_text, text_key
 from lingalign.data.readers import iter_lines
@@ -147,7 +148,7 @@ def _is_meta(path: Path) -> bool:
 def _squad_texts(path: Path):
     """Contexts (whole and sentence by sentence), questions and answers of a SQuAD-format file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        data = json.loads(read_text(path))["data"]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{path}: not a SQuAD-format JSON file ({type(exc).__name__}: {exc})",
                         hint="give format: lines for one text per line") from None

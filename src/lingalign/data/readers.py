@@ -2,7 +2,8 @@
 
 Each reader yields one item at a time (``(line, source_text, target_text)`` for bitext,
 ``(line, instruction, input, output)`` for instructions), so memory does not grow with the corpus.
-Every problem in a file is a ``UserError`` naming the file and line.
+Every problem in a file is a ``UserError`` naming the file and line. A leading UTF-8 byte-order mark
+(Windows editors write one) is dropped, as by every reader of lingalign (``artifacts.open_text``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Iterator
 
-from lingalign.artifacts import iter_jsonl
+from lingalign.artifacts import iter_jsonl, strip_bom
 from lingalign.errors import UserError, where
 from lingalign.languages import normalize_code
 
@@ -38,11 +39,12 @@ def _open_bytes(path: Path):
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line_number, text)`` for each line, without its line ending; invalid UTF-8 is an error."""
+    """``(line_number, text)`` for each line, without its line ending or a leading byte-order mark;
+    invalid UTF-8 is an error."""
     with _open_bytes(path) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                text = raw.decode("utf-8")
+                text = (strip_bom(raw) if number == 1 else raw).decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise UserError(f"{where(path, number)}: not valid UTF-8 (byte {exc.start} of the line)") from None
             yield number, text.rstrip("\r\n")
@@ -164,7 +166,7 @@ class _JsonText:
 
     def __init__(self, path: Path, handle, chunk_chars: int):
         self.path, self.handle, self.chunk = path, handle, chunk_chars
-        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.utf8 = codecs.getincrementaldecoder("utf-8-sig")()  # drops a leading byte-order mark
         self.buffer, self.pos, self.first_line, self.raw_lines = "", 0, 1, 1
 
     def more(self) -> bool:

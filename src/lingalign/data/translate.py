@@ -33,7 +33,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
-from lingalign import langid
+from lingalign import artifacts, langid
 from lingalign.artifacts import (
     MANIFEST,
     append_jsonl,
@@ -100,7 +100,10 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
         raise UserError(f"translate: source and target are both {tgt}")
     fmt = fmt or _format_of(path)
     records = _Records(path, fmt, fields, spec.limit)
-    if next(iter(records), None) is None:
+    # the whole input is read first (parsing is cheap next to translating): a malformed line, a missing
+    # field or a truncated last line fails here, before a model is loaded or a folder is made
+    total = len(records)
+    if not total:
         raise UserError(f"{path}: no records to translate", hint="an Alpaca JSON list or JSONL with instruction/output")
     if spec.filters.langid and not langid.supported(tgt):
         raise UserError(f"translate: the language check (py3langid) does not know {tgt!r}",
@@ -111,17 +114,30 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
         log.info("%s already holds this translation (fingerprint %s)", out_dir, fingerprint)
         return manifest
 
-    # the model first: a missing model, one that cannot generate or lacks the target's code fails
+    # then the model: a missing model, one that cannot generate or lacks the target's code fails
     # here, before anything is written
     translator = load_translator(spec.model, src, tgt, backend=spec.backend, dtype=spec.dtype,
                                  batch_size=spec.batch_size, max_new_tokens=spec.max_new_tokens,
                                  prompt_format=spec.prompt_format, target_code=spec.target_code)
     model_info = {"path": translator_path(spec.model), "kind": translator.kind, **translator.codes}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MANIFEST).unlink(missing_ok=True)  # a re-run with other settings must not look complete
-    work = _open_work(out_dir / PARTIAL, fingerprint, force)
+    with artifacts.removed_on_failure(out_dir):  # a failed first attempt leaves no folder behind
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / MANIFEST).unlink(missing_ok=True)  # a re-run with other settings must not look complete
+        work = _open_work(out_dir / PARTIAL, fingerprint, force)
+        try:
+            return _translate(records, total, translator, work, out_dir, path, fmt, fields, src, tgt, spec,
+                              fingerprint, model_info, stop_after_chunks)
+        except BaseException:
+            if not read_jsonl_tolerant(work / "progress.jsonl"):  # no chunk finished: nothing to resume
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+
+
+def _translate(records, total: int, translator, work: Path, out_dir: Path, path: Path, fmt: str,
+               fields: dict[str, str], src: str, tgt: str, spec: TranslateSpec, fingerprint: str, model_info: dict,
+               stop_after_chunks: int | None) -> dict:
+    """Translate the chunks not done yet into ``work``, then move the files into place and write the manifest."""
     progress = _cut_to_progress(work)
-    total = len(records)
     chunks = (total + spec.chunk_size - 1) // spec.chunk_size
     if len(progress) < chunks:
         start_time = time.time()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +28,9 @@ from lingalign.evaluate.recipe import EvalRecipe
 from lingalign.evaluate.runner import evaluate, resolve_tasks
 from lingalign.evaluate.significance import compare_runs
 from lingalign.evaluate.tables import bootstrap_rows, compare_rows, print_table, render, run_provenance, table_rows
+from lingalign.launching import launcher, run_launcher
 from lingalign.models import load_tokenizer, resolve_model
+from lingalign.output_lock import output_lock
 from lingalign.prompting import read_model_prompt_format
 from lingalign.tasks.base import default_data_root
 from lingalign.tasks.registry import available_tasks, family_forms
@@ -113,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
         backend=args.backend, split=split, max_new_tokens=args.max_new_tokens, user_sets=user_sets,
         spm_model=args.spm, comet_model=args.comet_model, trust_remote_code=args.trust_remote_code,
     )
-    if int(os.environ.get("RANK", "0")) == 0:  # under a launcher, rank 0 reports
+    if int(os.environ.get("RANK", "0")) == 0 and launcher() is None:  # rank 0 reports, or the launching command
         header, rows = table_rows(results)
         print_table(header, rows, title=f"{results['model']} ({results['prompt_format']}; values in %)")
         print(f"wrote {Path(args.out) / 'results.json'}")
@@ -131,7 +132,8 @@ _FORWARDED = [("model", "--model"), ("task", "--task"), ("out", "--out"), ("reci
 def _launch(args: argparse.Namespace, processes: int) -> int:
     """Start ``processes`` copies of this command under torchrun (a free local port), wait, report.
 
-    Each gets one CPU thread per core it shares unless OMP_NUM_THREADS says otherwise.
+    Each gets one CPU thread per core it shares unless OMP_NUM_THREADS says otherwise. SIGTERM,
+    SIGHUP or SIGINT to this command stop torchrun and every worker (``lingalign.launching``).
     """
     if args.backend == "vllm":
         raise UserError("--backend vllm runs in one process (vLLM batches and shards by itself)",
@@ -145,9 +147,10 @@ def _launch(args: argparse.Namespace, processes: int) -> int:
     child += ["--trust-remote-code"] if args.trust_remote_code else []
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
-    done = subprocess.run(child, env=env)
-    if done.returncode != 0:
-        raise UserError(f"the {processes} evaluation processes exited with code {done.returncode} "
+    with output_lock(args.out):  # held for the workers, which share it (they are told this process's PID)
+        returncode = run_launcher(child, env)  # a signal stops them all and raises launching.Stopped
+    if returncode != 0:
+        raise UserError(f"the {processes} evaluation processes exited with code {returncode} "
                         "(their messages are above)",
                         hint="run the same command again: finished work units are kept")
     results = artifacts.read_json(Path(args.out) / "results.json")

@@ -1,7 +1,7 @@
 """``evaluate()``: score one model on several tasks, resumably, and write ``results.json``.
 
 For each task, predictions are appended to ``DIR/predictions/<task>.jsonl`` one work unit at a time
-(``batch_size x 8`` items in the task's order), next to ``<task>.settings.json`` holding the
+(up to 8 batches of items in the task's order; ``generation.work_units``), next to ``<task>.settings.json`` holding the
 fingerprint of everything that decides a prediction (model files, prompt format and wording, task
 data, decoding settings; not the batch size or ``--limit``). A re-run with the same fingerprint
 decodes only the units with predictions missing, so a killed evaluation resumes where it stopped
@@ -14,6 +14,7 @@ shared out over the processes and merged into the same file (:mod:`lingalign.gen
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -25,8 +26,9 @@ from lingalign.generation.dtype import resolve_dtype
 from lingalign.generation.fingerprint import model_fingerprint
 from lingalign.generation.loglik import choose, option_logprobs
 from lingalign.generation.progress import DecodeProgress
-from lingalign.generation.work_units import UNIT_BATCHES, Processes, part_files, part_path, work_units, write_in_order
+from lingalign.generation.work_units import Processes, part_files, part_path, work_units, write_in_order
 from lingalign.models import load_tokenizer, resolve_model
+from lingalign.output_lock import output_lock
 from lingalign.prompting import PROMPT_FORMATS, build_prompt, eval_stop_strings, read_model_prompt_format
 from lingalign.provenance import for_evaluation
 from lingalign.result_files import merge_results
@@ -134,7 +136,17 @@ def evaluate(
         raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
     stops = eval_stop_strings(fmt)  # the template's, and any new Alpaca section
     spm_path = scoring.spm_for(spm_model)
+    # one writer per folder; under a launcher rank 0 holds it for the group (or shares its launcher's)
+    with output_lock(out_dir, take=int(os.environ.get("RANK", "0")) == 0):
+        return _evaluate_tasks(model, model_path, task_list, out_dir, root, fmt, stops, spm_path, limit=limit,
+                               batch_size=batch_size, dtype=dtype, backend=backend, split=split,
+                               max_new_tokens=max_new_tokens, new_tokens_cap=new_tokens_cap,
+                               comet_model=comet_model, trust_remote_code=trust_remote_code)
 
+
+def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir: Path, root: Path, fmt: str,
+                    stops: list[str], spm_path, *, limit, batch_size, dtype, backend, split, max_new_tokens,
+                    new_tokens_cap, comet_model, trust_remote_code) -> dict:
     procs = Processes()  # one process, or one of several started by torchrun / accelerate launch
     if procs.world > 1 and backend == "vllm":
         raise UserError("--backend vllm runs in one process (vLLM batches and shards by itself)",
@@ -237,6 +249,11 @@ def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Ru
     if not procs.main:
         done = {str(r["id"]): r for r in artifacts.read_jsonl_tolerant(preds_path) if "id" in r}
     units = [[selected[i] for i in unit] for unit in work_units(len(selected), batch_size)]
+    if procs.main and procs.world > len(units):
+        log.info("%s: %d work unit(s) of up to %d items for %d processes: %d process(es) have nothing to do on "
+                 "this task (units are cut from the item count and batch size only, so that the predictions "
+                 "are the same whatever the number of processes)", task.name, len(units), len(units[0]),
+                 procs.world, procs.world - len(units))
     todo = [unit for unit in procs.mine(units) if any(e.id not in done for e in unit)]
     if todo:
         target = preds_path if procs.world == 1 else part_path(preds_path, procs.rank)
@@ -244,7 +261,7 @@ def _predict(task: Task, selected, out_dir: Path, fingerprint: str, runtime: _Ru
         who = f" (process {procs.rank} of {procs.world})" if procs.world > 1 else ""
         total = sum(len(unit) for unit in todo)
         log.info("%s%s: %d to generate: %d items in %d unit(s) of up to %d", task.name, who, missing, total,
-                 len(todo), batch_size * UNIT_BATCHES)
+                 len(todo), len(units[0]))
         step = batch_size if task.kind != "choice" else 8 * batch_size  # choice items come one by one
         progress = DecodeProgress(f"{task.name}{who}", total, step, log)  # a line per batch
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from lingalign.artifacts import read_text
 from lingalign.errors import UserError
 from lingalign.generation.batching import encode_prompts
 from lingalign.generation.stops import cut_at_stop, end_token_ids
@@ -50,7 +51,7 @@ class VLLMGenerator:
         self.llm = vllm.LLM(model=model, **engine)
 
     def _lora_rank_slot(self, adapter: str) -> int:
-        rank = int(json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8")).get("r") or 8)
+        rank = int(json.loads(read_text(Path(adapter) / "adapter_config.json")).get("r") or 8)
         slot = next((r for r in self.LORA_RANKS if r >= rank), None)
         if slot is None:
             raise UserError(f"{adapter}: LoRA rank {rank} is above vLLM's largest ({self.LORA_RANKS[-1]})",

@@ -8,14 +8,25 @@ merges the predictions and scores them. The merged ``predictions/<task>.jsonl`` 
 **Why units.** Greedy decoding can depend on which prompts share a batch: padding changes the
 shapes of the matrix products and so the order of their floating-point sums, and a near tie
 between two tokens can flip. So the work is cut into units that do not depend on the number of
-processes: consecutive blocks of ``batch_size x UNIT_BATCHES`` items in the task's order. Each unit
-is decoded on its own (its own length-sorted batches or rolling queue), in exactly the same way
-whichever process runs it, and a 1-process run decodes the same units one after the other. Units
-are dealt round-robin: unit k goes to rank k mod N. A unit with any prediction missing (a killed
-run, a raised ``--limit``) is decoded again whole and only the missing predictions are kept, so a
-resumed run also decodes every item in the same company as an uninterrupted one. Eight batches
-per unit keep most of the rolling batch's gain (it refills from a queue of 8 batches; at the end
-of a unit it drains once).
+processes: consecutive blocks of whole batches in the task's order, their size chosen from the
+task's item count and the batch size only (:func:`unit_batches`). Each unit is decoded on its own
+(its own length-sorted batches or rolling queue), in exactly the same way whichever process runs
+it, and a 1-process run decodes the same units one after the other. Units are dealt round-robin:
+unit k goes to rank k mod N. A unit with any prediction missing (a killed run, a raised
+``--limit``) is decoded again whole and only the missing predictions are kept, so a resumed run
+also decodes every item in the same company as an uninterrupted one.
+
+**Unit size.** Long units keep the rolling batch's gain (it refills from the unit's queue and
+drains once at the unit's end, with the batch emptying), so a unit holds up to ``UNIT_BATCHES`` =
+8 batches. But a task with fewer units than processes leaves processes idle: with 8-batch units,
+32 items at batch 16 were one unit, and ``--processes 2`` ran them all on one process. So a task is
+cut into at least ``MIN_UNITS`` = 8 units when it has that many batches, and into one unit per
+batch when it has fewer: ``batches per unit = clamp(batches // 8, 1, 8)``. Up to 8 processes (a
+node's GPUs, a workstation's cores) therefore all get work whenever a task has at least as many
+batches as there are processes; beyond that the extra processes wait and the log says so. Tasks
+of 64 batches or more keep full 8-batch units. The rule reads nothing but the item count and the
+batch size, so a run's units, and hence its predictions, are the same with any number of
+processes; they change with ``--limit`` or ``--batch-size``, which already changed the units.
 
 **Files.** With several processes each rank appends its units' records to
 ``predictions/.parts/<task>.rank<r>.jsonl``; after a barrier rank 0 folds them into
@@ -35,7 +46,8 @@ from lingalign.runtime import has_accelerator
 
 log = logging.getLogger(__name__)
 
-UNIT_BATCHES = 8
+UNIT_BATCHES = 8  # the most batches in one unit
+MIN_UNITS = 8  # a task with at least this many batches is cut into at least this many units
 PARTS = ".parts"
 
 
@@ -68,9 +80,18 @@ class Processes:
         return units[self.rank::self.world]
 
 
+def unit_batches(n_items: int, batch_size: int) -> int:
+    """Batches per unit for a task of ``n_items``: ``clamp(batches // MIN_UNITS, 1, UNIT_BATCHES)``.
+
+    Depends on the item count and the batch size only, never on the number of processes.
+    """
+    batches = -(-n_items // batch_size)
+    return max(1, min(UNIT_BATCHES, batches // MIN_UNITS))
+
+
 def work_units(n_items: int, batch_size: int) -> list[range]:
-    """Item positions of each unit: consecutive blocks of ``batch_size * UNIT_BATCHES``."""
-    size = batch_size * UNIT_BATCHES
+    """Item positions of each unit: consecutive blocks of ``unit_batches(...)`` whole batches."""
+    size = batch_size * unit_batches(n_items, batch_size)
     return [range(start, min(start + size, n_items)) for start in range(0, n_items, size)]
 
 

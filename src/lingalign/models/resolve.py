@@ -22,7 +22,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from lingalign.artifacts import hash_file
+from lingalign.artifacts import hash_file, read_text
 from lingalign.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def is_adapter(path: str) -> bool:
 
 
 def adapter_base(path: str) -> str:
-    config = json.loads((Path(path) / "adapter_config.json").read_text(encoding="utf-8"))
+    config = json.loads(read_text(Path(path) / "adapter_config.json"))
     base = config.get("base_model_name_or_path")
     if not base:
         raise UserError(f"{path}/adapter_config.json: no base_model_name_or_path")

@@ -22,14 +22,14 @@ from typing import Any
 
 import yaml
 
-from lingalign.artifacts import read_jsonl_tolerant
+from lingalign.artifacts import read_jsonl_tolerant, read_text
 from lingalign.provenance import short
 from lingalign.result_files import load_results, results_path
 
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
 
@@ -67,7 +67,7 @@ def collect(run_dir: str | Path, extra: list | None = None) -> dict:
     found: dict[str, Any] = {"run_dir": str(run.resolve()), "name": run.name}
 
     recipe = run / "recipe.yaml"
-    found["recipe_text"] = recipe.read_text(encoding="utf-8") if recipe.exists() else None
+    found["recipe_text"] = read_text(recipe) if recipe.exists() else None
 
     results = {}
     for path in sorted(run.glob("eval/*/results.json")):
@@ -91,7 +91,7 @@ def collect(run_dir: str | Path, extra: list | None = None) -> dict:
     found["scaling_law"] = _load_json(run / "scaling/fit/law.json")
     found["scaling_images"] = sorted(str(p) for p in run.glob("scaling/fit/*.png"))
     allocation = run / "scaling/allocation.yaml"
-    found["allocation_text"] = allocation.read_text(encoding="utf-8") if allocation.exists() else None
+    found["allocation_text"] = read_text(allocation) if allocation.exists() else None
 
     manifests = {}
     for path in sorted(run.rglob("manifest.json")):

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import yaml
 
-from lingalign.artifacts import write_text
+from lingalign.artifacts import read_text, write_text
 from lingalign.errors import UserError
+from lingalign.output_lock import output_lock
 from lingalign.run.describe import describe
 from lingalign.run.execute import execute
 from lingalign.run.fingerprints import step_keys
@@ -59,14 +60,18 @@ def main(args: argparse.Namespace) -> int:
     if problems:
         raise UserError(f"{recipe_path}: " + "; ".join(problems),
                         hint="fix the paths (relative paths are relative to the recipe's folder) and run again")
-    out.mkdir(parents=True, exist_ok=True)
-    text = recipe_path.read_text(encoding="utf-8")
+    with output_lock(out):  # one run per folder: a second one names the process that holds it
+        return _run(args, recipe_path, out, plan)
+
+
+def _run(args: argparse.Namespace, recipe_path: Path, out: Path, plan: Plan) -> int:
+    text = read_text(recipe_path)
     if args.set or plan.included:  # what ran: the recipe with its includes and overrides applied, in one file
         header = f"# {recipe_path}"  # (its comments stay in the original)
         header += f" including {', '.join(map(str, plan.included))}" if plan.included else ""
         header += " with " + " ".join(f"--set {pair}" for pair in args.set) if args.set else ""
         text = header + "\n" + yaml.safe_dump(plan.data, sort_keys=False, allow_unicode=True)
-    if not (out / "recipe.yaml").exists() or (out / "recipe.yaml").read_text(encoding="utf-8") != text:
+    if not (out / "recipe.yaml").exists() or read_text(out / "recipe.yaml") != text:
         write_text(out / "recipe.yaml", text)
     start = time.time()
     report = execute(plan)

@@ -1,7 +1,8 @@
 """Training under ``accelerate launch``: one process per GPU (DDP, FSDP, DeepSpeed), started as a child.
 
 The resolved train recipe is written to ``DIR/launch/<model>.yaml`` and ``lingalign train`` runs on it
-under ``accelerate launch``; its output streams through. Data building, evaluation and analysis stay
+under ``accelerate launch``; its output streams through. Stopping ``lingalign run`` (SIGTERM, SIGHUP,
+Ctrl+C) stops accelerate launch and every worker (``lingalign.launching``). Data building, evaluation and analysis stay
 in the main process.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
@@ -18,6 +18,7 @@ from typing import Optional
 from lingalign.artifacts import write_text
 from lingalign.config import dump_yaml, read_yaml
 from lingalign.errors import UserError
+from lingalign.launching import run_launcher
 from lingalign.run.plan import Plan
 
 log = logging.getLogger("lingalign.run")
@@ -42,9 +43,10 @@ def launch_train(plan: Plan, name: str, config, data_dir: Path, folder: Path, *,
     command += ["--force"] if force else []
     command += ["--stop-after", str(stop_after)] if stop_after else []
     log.info("launch: %s", " ".join(command))
-    done = subprocess.run(command, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
-    if done.returncode != 0:
-        raise UserError(f"accelerate launch exited with code {done.returncode} (the training messages above say why)",
+    # a signal to this command stops accelerate launch and its workers too, then raises launching.Stopped
+    returncode = run_launcher(command, {**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    if returncode != 0:
+        raise UserError(f"accelerate launch exited with code {returncode} (the training messages above say why)",
                         hint="fix it and run the same command again: training resumes from its last checkpoint")
 
 

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from lingalign import evaluate as evaluate_stage
 from lingalign import train as train_stage
+from lingalign.artifacts import open_text
 from lingalign.config import Strict, read_yaml, validate
 from lingalign.data.build import build_dataset
 from lingalign.data.recipe import DataRecipe
@@ -83,7 +84,7 @@ def data_for(base: dict, sweep: SweepConfig, lang: str, size: int) -> dict:
 def done_rows(csv_path: Path) -> set[tuple[str, str, str, str, str]]:
     if not csv_path.exists():
         return set()
-    with csv_path.open(newline="", encoding="utf-8") as handle:
+    with open_text(csv_path, newline="") as handle:
         return {(r["language"], r["size"], r["metric"], r["model"], r["seed"]) for r in csv.DictReader(handle)}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from lingalign.artifacts import open_text, read_text
 from lingalign.errors import UserError, where
 
 COLUMNS = ("language", "size", "metric", "value", "model", "seed")
@@ -23,7 +24,7 @@ def read_points(path, metric: str | None = None, model: str | None = None):
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: points file not found")
-    with path.open(newline="", encoding="utf-8") as handle:
+    with open_text(path, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -93,7 +94,7 @@ def read_mapping_file(path, what: str) -> dict[str, float]:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: {what} file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     if path.suffix == ".csv":
         rows = list(csv.reader(text.splitlines()))
         data = {r[0]: r[1] for r in rows[1:] if len(r) >= 2}

@@ -21,7 +21,7 @@ import json
 import logging
 from pathlib import Path
 
-from lingalign.artifacts import read_jsonl_tolerant
+from lingalign.artifacts import read_jsonl_tolerant, read_text
 from lingalign.errors import UserError
 from lingalign.langid import base_code, detect
 from lingalign.metrics.per_item import corpus_metric
@@ -62,7 +62,7 @@ class Predictions:
 
     def _results_entry(self, label: str, task: str) -> dict:
         try:
-            data = json.loads((self.run.root / "eval" / label / "results.json").read_text(encoding="utf-8"))
+            data = json.loads(read_text(self.run.root / "eval" / label / "results.json"))
         except (OSError, ValueError):
             return {}
         entry = (data.get("tasks") or {}).get(task) if isinstance(data, dict) else None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lingalign.artifacts import read_json, read_jsonl_tolerant
+from lingalign.artifacts import read_json, read_jsonl_tolerant, read_text
 from lingalign.config import model_ref
 from lingalign.errors import UserError
 from lingalign.models import DEFAULT_MODEL
@@ -51,7 +51,7 @@ class RunFolder:
     def recipe(self) -> dict:
         """``recipe.yaml`` as a dictionary ({} when absent or unreadable: the page shows what it can)."""
         try:
-            data = yaml.safe_load((self.root / "recipe.yaml").read_text(encoding="utf-8"))
+            data = yaml.safe_load(read_text(self.root / "recipe.yaml"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             return {}
         return data if isinstance(data, dict) else {}

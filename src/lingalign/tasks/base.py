@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lingalign.artifacts import read_text
 from lingalign.config import samples_dir
 from lingalign.errors import UserError
 from lingalign.langid import base_code
@@ -67,6 +68,6 @@ def read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     try:
-        return path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+        return read_text(path).rstrip("\n").split("\n")
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not valid UTF-8 (byte {exc.start})") from None

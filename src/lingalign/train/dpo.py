@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from lingalign.artifacts import read_text
 from lingalign.errors import UserError
 from lingalign.models import load_model, resolve_model
 from lingalign.train.dpo_loss import MODEL_KEYS, PreferenceLogps, collate_pairs, dpo_loss, sequence_logps
@@ -50,7 +51,7 @@ def reference_path(config, model_path: str) -> str:
 
 def _vocab_size(path: str) -> int | None:
     try:
-        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+        config = json.loads(read_text(Path(path) / "config.json"))
     except (OSError, ValueError):
         return None
     return config.get("vocab_size") or config.get("text_config", {}).get("vocab_size")

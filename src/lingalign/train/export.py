@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lingalign.artifacts import read_text
 from lingalign.errors import UserError
 from lingalign.models import adapter_base, is_adapter, load_model, load_tokenizer, resolve_model
 from lingalign.prompting import read_model_prompt_format, write_model_info
@@ -31,7 +32,7 @@ def cast_state(state: dict, dtype) -> dict:
 def base_dtype(model_path: str) -> str:
     """The dtype the base checkpoint was stored in (config.json), defaulting to float32."""
     try:
-        config = json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8"))
+        config = json.loads(read_text(Path(model_path) / "config.json"))
     except (OSError, json.JSONDecodeError):
         return "float32"
     name = config.get("dtype") or config.get("torch_dtype") or "float32"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from lingalign.artifacts import (
 from lingalign.config import dump_yaml, resolve_path
 from lingalign.errors import UserError
 from lingalign.models import load_model, load_tokenizer, resolve_model, torch_dtype
+from lingalign.output_lock import LOCK_FILE, output_lock
 from lingalign.prompting import write_model_info
 from lingalign.provenance import auto_precision, provenance
 from lingalign.train.batching import plan_epoch
@@ -114,8 +116,16 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     Supervised records, or preference pairs with ``method: dpo`` (:mod:`lingalign.train.dpo`).
 
     ``stop_after`` ends the run after that many optimizer steps with a checkpoint (continue later
-    with ``resume=True``); the path of that checkpoint is returned instead.
+    with ``resume=True``); the path of that checkpoint is returned instead. The working folder
+    ``OUT.work/`` is locked while the run writes (``lingalign.output_lock``; rank 0 holds it for a
+    process group): a second training into the same folder names the first one's process and stops.
     """
+    with output_lock(work_dir(Path(out_dir).resolve()), take=int(os.environ.get("RANK", "0")) == 0):
+        return _train(config, data_dir, out_dir, resume, force=force, max_steps=max_steps, stop_after=stop_after)
+
+
+def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool, max_steps: int | None,
+           stop_after: int | None) -> Path:
     import torch
     from transformers import get_scheduler
 
@@ -165,9 +175,9 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     accelerator.wait_for_everyone()
     if main:
         if force:
-            for folder in (out, work):
-                if folder.exists():
-                    shutil.rmtree(folder)
+            if out.exists():
+                shutil.rmtree(out)
+            _empty(work)
         work.mkdir(parents=True, exist_ok=True)
         write_json(work / RUN_FILE, {"fingerprint": fp})
     accelerator.wait_for_everyone()
@@ -255,6 +265,19 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
         shutil.rmtree(work)
     accelerator.wait_for_everyone()
     return out
+
+
+def _empty(work: Path) -> None:
+    """Remove what ``work`` holds, except the lock this run holds on it."""
+    if not work.exists():
+        return
+    for item in work.iterdir():
+        if item.name == LOCK_FILE:
+            continue
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item)
+        else:
+            item.unlink()
 
 
 def tokenizer_for(model_path: str, config: TrainConfig):

@@ -69,12 +69,13 @@ class TrainConfig(Strict):
     learning_rate: float = Field(2e-5, gt=0, le=1)
     weight_decay: float = Field(0.0, ge=0, le=1)
     adam_betas: tuple[float, float] = (0.9, 0.999)
-    # One kernel for the whole AdamW update instead of a loop over parameter tensors: on this
-    # project's CPU 60-96 ms against 390-520 ms per step for the default model (bench/optimizer_step.py). Off by
-    # default because it is not bit-identical to the loop (last-bit differences), and every
-    # published number here was trained with the loop; left out of the resolved config when off,
-    # so recipes that do not set it keep their fingerprints.
-    fused_adamw: bool = Field(False, exclude_if=lambda v: v is False)
+    # One kernel for the whole AdamW update instead of torch's CPU default, a Python loop over the
+    # parameter tensors: 1.4-1.8x faster per optimizer step for the default model on this project's
+    # CPUs (bench/optimizer_step.py; docs/train.md), the same weights up to about 1 ULP. On by default
+    # (issue 26), so a recipe that does not set it lists `fused_adamw: true` in its resolved config and
+    # fingerprint. `false` (the loop) is left out of the resolved config: the recipes that pin it
+    # (quickstart, the study) keep the fingerprints and weights they were published with.
+    fused_adamw: bool = Field(True, exclude_if=lambda v: v is False)
     lr_scheduler: Scheduler = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     max_grad_norm: float | None = Field(1.0, gt=0)

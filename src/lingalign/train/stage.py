@@ -193,8 +193,7 @@ def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force
     if config.tuning == "lora":
         model = add_lora(model, config)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.adam_betas,
-                                  weight_decay=config.weight_decay, fused=config.fused_adamw or None)
+    optimizer = make_optimizer(trainable, config)
     scheduler = get_scheduler(config.lr_scheduler, optimizer,
                               num_warmup_steps=math.ceil(config.warmup_ratio * total_steps),
                               num_training_steps=total_steps)
@@ -273,6 +272,22 @@ def resolve_precision(precision: str, accelerator) -> str:
     if precision != "auto":
         return precision
     return auto_precision(accelerator.device.type)
+
+
+def make_optimizer(trainable: list, config: TrainConfig):
+    """AdamW; with ``fused_adamw`` (the default) in one fused kernel, else torch's default for the device
+    (on a CPU a Python loop over the parameter tensors)."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.adam_betas,
+                                 weight_decay=config.weight_decay, fused=config.fused_adamw or None)
+    except RuntimeError as exc:
+        if not config.fused_adamw or "fused" not in str(exc):
+            raise
+        device = trainable[0].device.type if trainable else "?"
+        raise UserError(f"train.fused_adamw: torch has no fused AdamW for these parameters ({device})",
+                        hint="set fused_adamw: false in the recipe (or --set fused_adamw=false)") from None
 
 
 def add_lora(model, config: TrainConfig):

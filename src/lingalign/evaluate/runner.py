@@ -26,6 +26,7 @@ from lingalign.generation.fingerprint import model_fingerprint
 from lingalign.generation.loglik import choose, option_logprobs
 from lingalign.generation.progress import DecodeProgress
 from lingalign.generation.work_units import UNIT_BATCHES, Processes, part_files, part_path, work_units, write_in_order
+from lingalign.model_card.results import record_results
 from lingalign.models import load_tokenizer, resolve_model
 from lingalign.prompting import PROMPT_FORMATS, build_prompt, eval_stop_strings, read_model_prompt_format
 from lingalign.provenance import for_evaluation
@@ -179,8 +180,18 @@ def evaluate(
         {"model": model_fingerprint(model_path), "fmt": fmt, "tasks": sorted(results["tasks"]), "limit": limit}),
         config={"model": model, "tasks": [t.name for t in task_list], "limit": limit, "split": split},
         counts={name: entry["n"] for name, entry in results["tasks"].items()}, provenance=results["provenance"])
+    _update_model_card(model_path, results)
     procs.barrier()
     return results
+
+
+def _update_model_card(model_path: str, results: dict) -> None:
+    """The scores go into the card of a model folder ``lingalign train`` wrote (only its README.md changes);
+    other models are left alone. A card that fails to update costs a warning, not the evaluation."""
+    try:
+        record_results(model_path, results)
+    except Exception as exc:  # noqa: BLE001 - results.json is written; the card only repeats it
+        log.warning("%s: model card not updated (%s: %s)", model_path, type(exc).__name__, exc)
 
 
 class _Runtime:

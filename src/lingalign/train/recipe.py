@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from lingalign.config import Strict
 from lingalign.models import DEFAULT_MODEL
@@ -84,6 +84,12 @@ class TrainConfig(Strict):
     gradient_checkpointing: bool = False
     seed: int = 42
 
+    # Experiment trackers that also get each logged step (loss, lr, tokens/s, grad norm; DPO's rewards):
+    # tensorboard, wandb, mlflow (lingalign.train.trackers). Not part of the run's identity; left out of
+    # the resolved config when unset. `logging_dir`: where their files go (default OUT.work/runs, kept in OUT/runs).
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] | None = Field(None, exclude_if=lambda v: v is None)
+    logging_dir: str | None = Field(None, exclude_if=lambda v: v is None)
+
     checkpoint_every: int = Field(0, ge=0)  # optimizer steps between checkpoints; 0 = none
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(1, ge=1)
@@ -95,6 +101,16 @@ class TrainConfig(Strict):
         if isinstance(data, dict) and data.get("method") == "dpo" and data.get("dpo") is None:
             data = {**data, "dpo": {}}
         return data
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_tracker_or_none(cls, value):
+        """``report_to: tensorboard`` is a list of one; ``none`` or ``[]`` is no tracker (as in transformers)."""
+        if isinstance(value, str):
+            value = [] if value.lower() == "none" else [value]
+        if isinstance(value, list):
+            value = list(dict.fromkeys(value)) or None
+        return value
 
     @model_validator(mode="after")
     def _dpo_only_for_dpo(self):
@@ -117,4 +133,4 @@ class TrainConfig(Strict):
 
 
 # Keys that change neither the weights nor the data order; a resume may change them freely.
-NON_RESULT_KEYS = ("checkpoint_every", "keep_checkpoints", "log_every")
+NON_RESULT_KEYS = ("checkpoint_every", "keep_checkpoints", "log_every", "report_to", "logging_dir")

@@ -17,6 +17,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "lingalign" / "samples"
+# The published quickstart's train and eval step fingerprints (README, issue 23): `lingalign run --dry-run` of
+# recipes/quickstart.yaml prints them on any machine (the default model is named by its alias).
+QUICKSTART_STEPS = {"train:alpaca-en": "38c7f9d1634ef2f3", "train:coit-zh": "43ecc5e226595c74",
+                    "eval:base": "0cab5f27bb9c41c5", "eval:alpaca-en": "7d82524a38bd4dbe",
+                    "eval:coit-zh": "492b4af4fcac551c"}
+
+
+def step_fingerprints(plan_text: str) -> dict[str, str]:
+    """``step -> fingerprint`` of the train and eval lines of a ``lingalign run --dry-run`` plan."""
+    found = {}
+    for line in plan_text.splitlines():
+        key, _, rest = line.strip().partition(": ")
+        if "fingerprint " in rest and key.startswith(("train:", "eval:")):
+            found[key] = rest.split("fingerprint ")[1].split()[0]
+    return found
+
+
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"

@@ -28,6 +28,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "analyze": ("lingalign.analysis.command", "layer-wise cross-lingual alignment and answer languages"),
     "run": ("lingalign.run.command", "run a whole experiment from one recipe, resumably"),
     "report": ("lingalign.report.command", "write a self-contained HTML report of a run"),
+    "recipes": ("lingalign.catalog.command", "list the shipped recipes (purpose, cost), copy one for editing"),
     "models": ("lingalign.models.command", "prepare or inspect models (e.g. convert the default GGUF once)"),
     "env": ("lingalign.provenance.command", "print the CPU, precision auto, device and versions results depend on"),
     "serve": ("lingalign.serve.command",

@@ -216,6 +216,9 @@ def partial_schema(model: type[BaseModel], name: str) -> type[BaseModel]:
     for key, info in model.model_fields.items():
         optional = copy.copy(info)
         optional.default, optional.default_factory = None, None
+        # A key that is set is given back, whatever its value: ``model``'s own ``exclude_if`` (e.g.
+        # ``fused_adamw: false`` left out of a resolved TrainConfig) must not drop an override that sets it.
+        optional.exclude_if = None
         fields[key] = (Optional[info.annotation], optional)
     return create_model(name, __base__=Strict, __doc__=f"Some keys of {model.__name__}, each optional.", **fields)
 

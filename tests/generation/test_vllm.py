@@ -37,7 +37,7 @@ class FakeVLLM:
             def generate(self, prompts, params, use_tqdm=True, lora_request=None):
                 fake.calls.append({"prompts": prompts, "params": params, "lora_request": lora_request,
                                    "use_tqdm": use_tqdm})
-                return [SimpleNamespace(outputs=[SimpleNamespace(text=CANNED)]) for _ in prompts]
+                return [SimpleNamespace(outputs=[SimpleNamespace(text=CANNED, finish_reason="stop")]) for _ in prompts]
 
         self.LLM = LLM
         self.SamplingParams = lambda **kwargs: SimpleNamespace(**kwargs)

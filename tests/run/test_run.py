@@ -101,6 +101,20 @@ def test_run_builds_trains_scores_and_reports(finished):
         "train__alpaca-en.json", "train__coit-zh.json"]
 
 
+def test_the_eval_steps_put_their_scores_in_the_model_cards(finished, tiny_model_dir):
+    from huggingface_hub import ModelCard
+
+    _, out = finished
+    for model in ("alpaca-en", "coit-zh"):
+        card = ModelCard.load(out / "models" / model / "README.md")
+        chrf = [r for r in card.data.eval_results if r.dataset_name == "flores-en-zh" and r.metric_type == "chrf"]
+        scored = read_json(out / "eval" / model / "results.json")["tasks"]["flores-en-zh"]["metrics"]["chrf++"]
+        assert [r.metric_value for r in chrf] == [scored["value"]]
+        assert "lingalign" in card.data.tags and card.data.language
+    assert "coit" in ModelCard.load(out / "models" / "coit-zh" / "README.md").data.tags
+    assert not (tiny_model_dir / "README.md").exists()  # the base model's folder is not lingalign's
+
+
 def test_trained_models_differ_from_the_base(finished, tiny_model_dir):
     _, out = finished
     base = weights(tiny_model_dir)

@@ -13,6 +13,7 @@ from itertools import islice
 from pathlib import Path
 
 from lingalign.artifacts import read_manifest
+from lingalign.catalog.shipped import recipe_argument
 from lingalign.config import validate
 from lingalign.data.build import build_dataset
 from lingalign.data.recipe import TranslateSpec
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="data_command", metavar="COMMAND")
     build = sub.add_parser("build", help="build train.jsonl + manifest.json from a recipe's data: section")
-    build.add_argument("recipe", help="YAML recipe (its data: section, or the whole file)")
+    build.add_argument("recipe", help="YAML recipe (its data: section, or the whole file), or a shipped one's name")
     build.add_argument("-o", "--out", required=True, help="output folder")
     build.add_argument("--force", action="store_true", help="rebuild even if DIR holds the same build")
     show = sub.add_parser("show", help="print a built data folder's counts and a few records")
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.data_command == "build":
-        manifest = build_dataset(args.recipe, args.out, force=args.force)
+        manifest = build_dataset(recipe_argument(args.recipe), args.out, force=args.force)
         print(f"{Path(args.out) / 'train.jsonl'}: {summary(manifest)}")
         return 0
     if args.data_command == "show":

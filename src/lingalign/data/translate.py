@@ -153,11 +153,11 @@ def _translate(records, total: int, translator, work: Path, out_dir: Path, path:
                 return {}
             begin = number * spec.chunk_size
             chunk = list(islice(stream, spec.chunk_size))
-            kept, dropped = translate_chunk(chunk, translator, tgt, spec.filters, limit)
+            kept, dropped, cut = translate_chunk(chunk, translator, tgt, spec.filters, limit)
             append_jsonl(work / TRANSLATED_FILE, kept)
             append_jsonl(work / DROPPED_FILE, dropped)
             entry = {"chunk": number, "records": len(chunk), "kept": len(kept),
-                     "dropped": dict(Counter(d["reason"] for d in dropped)),
+                     "dropped": dict(Counter(d["reason"] for d in dropped)), "cut_characters": cut,
                      "sizes": [(work / TRANSLATED_FILE).stat().st_size, (work / DROPPED_FILE).stat().st_size]}
             append_jsonl(work / "progress.jsonl", [entry])
             progress.append(entry)
@@ -173,7 +173,9 @@ def _translate(records, total: int, translator, work: Path, out_dir: Path, path:
         drops.update(entry["dropped"])
     kept = sum(p["kept"] for p in progress)
     counts = {"records": total, "kept": kept, "dropped": total - kept, "pass_rate": round(kept / total, 4),
-              "by_reason": {r: drops[r] for r in REASONS if drops[r]}}
+              "by_reason": {r: drops[r] for r in REASONS if drops[r]},
+              # pieces whose translation ran out of tokens inside a multi-byte character (half of it dropped)
+              "cut_characters": sum(p.get("cut_characters", 0) for p in progress)}
     shutil.rmtree(work, ignore_errors=True)
     log.info("translated %d of %d records into %s (%s dropped: %s)", kept, total, tgt, total - kept,
              counts["by_reason"] or "none")
@@ -253,18 +255,20 @@ def _truncate(path: Path, size: int) -> None:
 # ---- one chunk ---------------------------------------------------------------------------------
 
 def translate_chunk(chunk: list[tuple[int, dict]], translator, tgt: str, filters: TranslateFilters,
-                    limit: int) -> tuple[list[dict], list[dict]]:
-    """Translate every piece of every field of ``chunk`` in one call; return (kept, dropped) records."""
+                    limit: int) -> tuple[list[dict], list[dict], int]:
+    """Translate every piece of every field of ``chunk`` in one call; return (kept, dropped) records and
+    how many pieces lost a half character at their end (``generation.stops.finish_answer``)."""
     measure = lambda text: translator.count_tokens([text])[0]  # noqa: E731
     split = [(index, record, {f: split_field(record[f], measure, limit) for f in FIELDS}) for index, record in chunk]
     texts = [text for _, _, fields in split for f in FIELDS for text in pieces(fields[f])]
     translations = iter(translator.translate(texts) if texts else [])
-    kept, dropped = [], []
+    kept, dropped, cut = [], [], 0
     for index, record, fields in split:
         result, failures = {}, []
         for f in FIELDS:
             segments = fields[f]
             answers = [next(translations) for _ in pieces(segments)]
+            cut += sum(1 for text, _ in answers if getattr(text, "cut_characters", 0))
             out = [text for text, _ in answers]
             result[f] = join_field(segments, out)
             reason = "truncated" if filters.truncated and any(cut for _, cut in answers) else None
@@ -275,7 +279,7 @@ def translate_chunk(chunk: list[tuple[int, dict]], translator, tgt: str, filters
             dropped.append({"index": index, "reason": failures[0]["reason"], "fields": failures})
         else:
             kept.append({**result, "index": index})
-    return kept, dropped
+    return kept, dropped, cut
 
 
 def check_field(source: str, segments: list[Segment], out: list[str], tgt: str, filters: TranslateFilters,

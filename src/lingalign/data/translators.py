@@ -27,6 +27,7 @@ from lingalign.errors import UserError
 from lingalign.generation.backends import make_generator
 from lingalign.generation.batching import length_sorted_batches
 from lingalign.generation.dtype import resolve_dtype
+from lingalign.generation.stops import Answer, finish_answer
 from lingalign.models import load_tokenizer, resolve_model, torch_dtype
 from lingalign.prompting import build_prompt, eval_instruction, read_model_prompt_format, stop_strings
 
@@ -133,7 +134,7 @@ class CausalTranslator:
                                                  add_special_tokens=self.prompt_format != "chat"):
                 for k, text in batch:
                     truncated = self.count_tokens([text])[0] >= limit - 4 if text else False
-                    out[members[k]] = (first_line(text), truncated)
+                    out[members[k]] = (line_of(text), truncated)
         return out
 
 
@@ -144,6 +145,13 @@ def budget(tokens: int) -> int:
 
 def _power_of_two(n: int) -> int:
     return 1 << max(n - 1, 1).bit_length()
+
+
+def line_of(answer: str) -> Answer:
+    """The first line of a decoded answer, still saying how many U+FFFD its end lost (``Answer.cut_characters``)."""
+    line = Answer(first_line(answer))
+    line.cut_characters = getattr(answer, "cut_characters", 0)
+    return line
 
 
 def first_line(text: str) -> str:
@@ -195,7 +203,8 @@ class Seq2SeqTranslator:
                                                 pad_token_id=pad, **kwargs)
             ended = (generated == self.tokenizer.eos_token_id).any(dim=1).tolist()
             for i, text, done in zip(batch, self.tokenizer.batch_decode(generated, skip_special_tokens=True), ended):
-                out[i] = (first_line(text), not done and generated.shape[1] > limit)
+                ran_out = not done and generated.shape[1] > limit
+                out[i] = (line_of(finish_answer(text, (), ran_out)), ran_out)
         return out
 
 

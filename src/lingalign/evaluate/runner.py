@@ -26,7 +26,9 @@ from lingalign.generation.dtype import resolve_dtype
 from lingalign.generation.fingerprint import model_fingerprint
 from lingalign.generation.loglik import choose, option_logprobs
 from lingalign.generation.progress import DecodeProgress
+from lingalign.generation.stops import REPLACEMENT
 from lingalign.generation.work_units import Processes, part_files, part_path, work_units, write_in_order
+from lingalign.model_card.results import record_results
 from lingalign.models import load_tokenizer, resolve_model
 from lingalign.output_lock import output_lock
 from lingalign.prompting import PROMPT_FORMATS, build_prompt, eval_stop_strings, read_model_prompt_format
@@ -86,7 +88,29 @@ def _load_done(preds: Path, settings_path: Path, fingerprint: str) -> dict[str, 
     for path in files:
         _drop_torn_tail(path)
         done.update((str(r["id"]), r) for r in artifacts.read_jsonl_tolerant(path) if "id" in r)
+    unchecked = [key for key, r in done.items() if _unchecked_tail(r)]
+    if unchecked:
+        log.info("%s: %d prediction(s) end in U+FFFD and predate the half-character check; decoding them again",
+                 preds, len(unchecked))
+        for key in unchecked:
+            del done[key]
     return done
+
+
+def cut_check(prediction) -> dict:
+    """What a stored prediction says about its last character: ``cut_characters`` (U+FFFD dropped from its
+    end, a character cut in half by ``max_new_tokens``), or 0 for an answer that ends in a U+FFFD of the
+    model's own. Absent otherwise, so other predictions are stored exactly as before."""
+    cut = getattr(prediction, "cut_characters", 0)
+    if cut or (isinstance(prediction, str) and prediction.endswith(REPLACEMENT)):
+        return {"cut_characters": cut}
+    return {}
+
+
+def _unchecked_tail(record: dict) -> bool:
+    """A prediction stored before the check: it ends in U+FFFD and says nothing about its last character."""
+    prediction = record.get("prediction")
+    return isinstance(prediction, str) and prediction.endswith(REPLACEMENT) and "cut_characters" not in record
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -191,8 +215,18 @@ def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir:
         {"model": model_fingerprint(model_path), "fmt": fmt, "tasks": sorted(results["tasks"]), "limit": limit}),
         config={"model": model, "tasks": [t.name for t in task_list], "limit": limit, "split": split},
         counts={name: entry["n"] for name, entry in results["tasks"].items()}, provenance=results["provenance"])
+    _update_model_card(model_path, results)
     procs.barrier()
     return results
+
+
+def _update_model_card(model_path: str, results: dict) -> None:
+    """The scores go into the card of a model folder ``lingalign train`` wrote (only its README.md changes);
+    other models are left alone. A card that fails to update costs a warning, not the evaluation."""
+    try:
+        record_results(model_path, results)
+    except Exception as exc:  # noqa: BLE001 - results.json is written; the card only repeats it
+        log.warning("%s: model card not updated (%s: %s)", model_path, type(exc).__name__, exc)
 
 
 class _Runtime:
@@ -302,6 +336,8 @@ def _decode_unit(task: Task, unit, runtime: _Runtime, fmt: str, stops: list[str]
                       "references": example.references}
             if task.kind == "choice":
                 record.update(prediction=prediction["choice"], scores=prediction["scores"], label=example.label)
+            else:
+                record.update(cut_check(prediction))
             records[index] = record
         if progress:
             progress(len(batch))

@@ -35,6 +35,8 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
         return entry
     predictions = [r["prediction"] for r in records]
     references = [r["references"] for r in records]
+    # answers cut by max_new_tokens inside a multi-byte character, whose half character was dropped
+    entry["cut_characters"] = sum(1 for r in records if r.get("cut_characters"))
     if task.kind == "math":
         return score_math(task, entry, predictions, [r[0] for r in references])
     if task.kind == "qa":

@@ -16,7 +16,8 @@ Speed on a CPU comes from doing less work, not from tricks:
 
 The prediction is decoded from the generated token ids only (``sequences[:, prompt_len:]``), not cut
 from the decoded text by the prompt's character length as the reference code does, which breaks
-when decoding does not round-trip the prompt exactly.
+when decoding does not round-trip the prompt exactly. A row cut by ``max_new_tokens`` in the middle
+of a character loses that half character (``stops.finish_answer``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Iterator, Sequence
 from lingalign.errors import UserError
 from lingalign.generation.batching import encode_prompts, length_sorted_batches
 from lingalign.generation.dtype import resolve_dtype
-from lingalign.generation.stops import cut_at_stop, end_token_ids
+from lingalign.generation.stops import end_token_ids, finish_answer
 from lingalign.models import load_model, load_tokenizer
 from lingalign.runtime import default_device
 
@@ -95,7 +96,10 @@ class HFGenerator:
                                           tokenizer=self.tokenizer if stop else None)
             new_tokens = out[:, encoded["input_ids"].shape[1]:]
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-            yield [(i, cut_at_stop(t, stop)) for i, t in zip(batch, texts)]
+            # a row ran out when the batch ran to the limit and the row did not end (no end id, no padding after one)
+            ended = set(self.eos_ids) | {self.tokenizer.pad_token_id}
+            ran_out = [new_tokens.shape[1] >= max_new_tokens and int(row[-1]) not in ended for row in new_tokens]
+            yield [(i, finish_answer(t, stop, r)) for i, t, r in zip(batch, texts, ran_out)]
 
     def _generate_rolling(self, prompts, max_new_tokens, batch_size, stop, add_special_tokens, sort_by_length):
         from lingalign.generation.rolling import RollingGreedy, rolling_order  # imports torch
@@ -106,7 +110,9 @@ class HFGenerator:
         decoder = self.last_decoder = RollingGreedy(self.model, self.tokenizer, self.eos_ids, pad_id)
         finished = []
         for index, tokens in decoder.run(ids, order, max_new_tokens=max_new_tokens, batch_size=batch_size, stop=stop):
-            finished.append((index, cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)))
+            ran_out = len(tokens) >= max_new_tokens and tokens[-1] not in self.eos_ids
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            finished.append((index, finish_answer(text, stop, ran_out)))
             if len(finished) >= batch_size:  # hand results over (and to disk) a batch at a time
                 yield finished
                 finished = []

@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 from lingalign.artifacts import read_text
 from lingalign.errors import UserError
 from lingalign.generation.batching import encode_prompts
-from lingalign.generation.stops import cut_at_stop, end_token_ids
+from lingalign.generation.stops import end_token_ids, finish_answer
 from lingalign.models import adapter_base, is_adapter, load_tokenizer, resolve_model
 
 
@@ -20,7 +20,8 @@ class VLLMGenerator:
     vLLM receives the token ids of :func:`encode_prompts`, the ids HF decodes from. (Given text,
     vLLM would tokenize it itself, adding a BOS in front of a chat prompt whose template already
     wrote one.) Decoding is greedy, ends at the same end-of-sequence ids and stop strings as HF,
-    and the text is cut with the same :func:`cut_at_stop`. A LoRA adapter folder is served through
+    and the text is cut with the same :func:`finish_answer` (a row that stopped at ``max_tokens``,
+``finish_reason == "length"``, loses the half character it may end in). A LoRA adapter folder is served through
     vLLM's LoRA support: the base model is loaded with ``enable_lora`` and every request names the
     adapter (``LoRARequest``).
 
@@ -73,7 +74,8 @@ class VLLMGenerator:
         requests = [{"prompt_token_ids": list(x)} for x in ids]
         extra = {"lora_request": self.lora_request} if self.lora_request is not None else {}
         outputs = self.llm.generate(requests, self.sampling_params(max_new_tokens, stop), use_tqdm=False, **extra)
-        yield [(k, cut_at_stop(o.outputs[0].text, stop)) for k, o in enumerate(outputs)]
+        yield [(k, finish_answer(o.outputs[0].text, stop, o.outputs[0].finish_reason == "length"))
+               for k, o in enumerate(outputs)]
 
 
 def _generation_config(model_path: str):

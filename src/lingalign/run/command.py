@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from lingalign.artifacts import read_text, write_text
+from lingalign.catalog.shipped import recipe_argument
 from lingalign.errors import UserError
 from lingalign.output_lock import output_lock
 from lingalign.run.describe import describe
@@ -39,7 +40,8 @@ from lingalign.run.plan import Plan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", help="experiment recipe (YAML), e.g. recipes/quickstart.yaml")
+    parser.add_argument("recipe", help="experiment recipe (YAML), e.g. recipes/quickstart.yaml, or the name of a "
+                        "shipped one (quickstart, study/zh: `lingalign recipes list`)")
     parser.add_argument("-o", "--output", required=True, help="run folder (created; re-use it to resume)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan, what is cached and what is missing; load and run nothing")
@@ -49,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    recipe_path = Path(args.recipe)
+    recipe_path = recipe_argument(args.recipe)  # a path, or a shipped recipe's name
     out = Path(args.output)
     plan = Plan(recipe_path, out, args.set)
     keys = step_keys(plan)

@@ -16,6 +16,7 @@ from lingalign.run.plan import Plan, looks_like_path
 from lingalign.run.schema import BASE
 from lingalign.tasks.base import default_data_root
 from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
+from lingalign.train.trackers import missing_trackers
 
 
 def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
@@ -28,6 +29,9 @@ def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
     for name, cfg in plan.trains.items():
         if f"train:{name}" in pending:
             models.setdefault(cfg.model, "base_model" if cfg.model == plan.base_model else f"models.{name}.train.model")
+    for name, cfg in plan.trains.items():
+        if f"train:{name}" in pending:
+            problems += [f"not installed: models.{name}: {line}" for line in missing_trackers(cfg.report_to)]
     for value, key in models.items():
         if looks_like_path(value) and not Path(value).exists():
             problems.append(f"not found: {key} {value}")

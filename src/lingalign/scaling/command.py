@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from lingalign.artifacts import hash_file, hash_obj, is_complete, read_json, write_json, write_manifest
+from lingalign.catalog.shipped import recipe_argument
 from lingalign.errors import UserError
 from lingalign.run.sweep import run_sweep  # the sweep drives data + train + eval: orchestration, above the stages
 from lingalign.scaling.distance import uriel_distances
@@ -85,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
     if command == "allocate":
         return run_allocate(args)
     if command == "sweep":
-        csv_path = run_sweep(args.recipe, args.out)
+        csv_path = run_sweep(recipe_argument(args.recipe), args.out)
         print(f"points: {csv_path}")
         return 0
     raise UserError("lingalign scaling: give a command: fit, predict, allocate or sweep")

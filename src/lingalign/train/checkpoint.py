@@ -32,6 +32,11 @@ def list_checkpoints(work: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
 
 
+def checkpoint_step(folder: Path) -> int:
+    """The optimizer step a checkpoint folder holds (``step-00000042`` -> 42)."""
+    return int(folder.name[len(PREFIX):])
+
+
 def latest_checkpoint(work: Path) -> Path | None:
     found = list_checkpoints(work)
     return found[-1] if found else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lingalign.catalog.shipped import recipe_argument
 from lingalign.config import apply_overrides, read_yaml, resolve_path, validate
 from lingalign.errors import UserError
 from lingalign.train.export import export_merged
@@ -23,7 +24,8 @@ from lingalign.train.stage import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", nargs="?", help="YAML recipe (its train: section, or the whole file)")
+    parser.add_argument("recipe", nargs="?",
+                        help="YAML recipe (its train: section, or the whole file), or a shipped one's name")
     parser.add_argument("--data", help="data-stage folder holding train.jsonl, a .jsonl file, or sample:PATH")
     parser.add_argument("-o", "--out", required=True, help="output model folder")
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT.work/")
@@ -64,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not args.data:
         raise UserError("lingalign train: --data DATA_DIR is required")
-    config = load_config(args.recipe, args.set)
+    config = load_config(str(recipe_argument(args.recipe)) if args.recipe else None, args.set)
     result = train(config, args.data, args.out, args.resume, force=args.force,
                    max_steps=args.max_steps, stop_after=args.stop_after)
     print(result)

@@ -31,16 +31,18 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "false").lower() == "true"
 
 
-def make_accelerator():
-    """``Accelerator()`` for this process: DDP, FSDP or DeepSpeed as launched, on GPUs or CPUs."""
+def make_accelerator(log_with: list | None = None):
+    """``Accelerator()`` for this process: DDP, FSDP or DeepSpeed as launched, on GPUs or CPUs;
+    ``log_with``: experiment trackers (``lingalign.train.trackers``)."""
     from accelerate import Accelerator
     from accelerate.utils import InitProcessGroupKwargs
 
     gpu = has_accelerator()
     if _env_flag("ACCELERATE_USE_DEEPSPEED") and not gpu:
-        return Accelerator(kwargs_handlers=[InitProcessGroupKwargs(backend="gloo")])
+        return Accelerator(kwargs_handlers=[InitProcessGroupKwargs(backend="gloo")], log_with=log_with or None)
     try:
-        accelerator = Accelerator(cpu=not gpu)  # cpu=True lets torchrun on CPUs form a gloo group
+        # cpu=True lets torchrun on CPUs form a gloo group
+        accelerator = Accelerator(cpu=not gpu, log_with=log_with or None)
     except RuntimeError as exc:
         if "not supported on cpu" in str(exc):
             raise UserError(f"accelerate: {exc}", hint="on CPUs use FSDP2: fsdp_version: 2, as in "

@@ -30,6 +30,7 @@ from lingalign.artifacts import append_jsonl
 from lingalign.train.batching import collate, group_steps
 from lingalign.train.checkpoint import save_checkpoint
 from lingalign.train.examples import Example
+from lingalign.train.trackers import log_step
 
 
 @dataclass
@@ -155,8 +156,10 @@ def run_loop(*, accelerator, model, optimizer, scheduler, examples, plans, cfg, 
                   "tokens_per_s": round(tokens / max(now - tick, 1e-9), 2), "elapsed": round(state.elapsed, 2)}
         if grad_norm is not None:
             record["grad_norm"] = round(float(grad_norm), 6)
-        if accelerator.is_main_process and (state.step % cfg.log_every == 0 or state.step == total_steps):
-            append_jsonl(log_path, [record])
+        if state.step % cfg.log_every == 0 or state.step == total_steps:
+            if accelerator.is_main_process:
+                append_jsonl(log_path, [record])
+            log_step(accelerator, record)  # experiment trackers (report_to), main process only
         bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
         bar.update(1)
         done = state.step >= total_steps

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from lingalign.config import Strict
 from lingalign.models import DEFAULT_MODEL
@@ -69,12 +69,13 @@ class TrainConfig(Strict):
     learning_rate: float = Field(2e-5, gt=0, le=1)
     weight_decay: float = Field(0.0, ge=0, le=1)
     adam_betas: tuple[float, float] = (0.9, 0.999)
-    # One kernel for the whole AdamW update instead of a loop over parameter tensors: on this
-    # project's CPU 60-96 ms against 390-520 ms per step for the default model (bench/optimizer_step.py). Off by
-    # default because it is not bit-identical to the loop (last-bit differences), and every
-    # published number here was trained with the loop; left out of the resolved config when off,
-    # so recipes that do not set it keep their fingerprints.
-    fused_adamw: bool = Field(False, exclude_if=lambda v: v is False)
+    # One kernel for the whole AdamW update instead of torch's CPU default, a Python loop over the
+    # parameter tensors: 1.4-1.8x faster per optimizer step for the default model on this project's
+    # CPUs (bench/optimizer_step.py; docs/train.md), the same weights up to about 1 ULP. On by default
+    # (issue 26), so a recipe that does not set it lists `fused_adamw: true` in its resolved config and
+    # fingerprint. `false` (the loop) is left out of the resolved config: the recipes that pin it
+    # (quickstart, the study) keep the fingerprints and weights they were published with.
+    fused_adamw: bool = Field(True, exclude_if=lambda v: v is False)
     lr_scheduler: Scheduler = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, le=1)
     max_grad_norm: float | None = Field(1.0, gt=0)
@@ -82,6 +83,12 @@ class TrainConfig(Strict):
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     gradient_checkpointing: bool = False
     seed: int = 42
+
+    # Experiment trackers that also get each logged step (loss, lr, tokens/s, grad norm; DPO's rewards):
+    # tensorboard, wandb, mlflow (lingalign.train.trackers). Not part of the run's identity; left out of
+    # the resolved config when unset. `logging_dir`: where their files go (default OUT.work/runs, kept in OUT/runs).
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] | None = Field(None, exclude_if=lambda v: v is None)
+    logging_dir: str | None = Field(None, exclude_if=lambda v: v is None)
 
     checkpoint_every: int = Field(0, ge=0)  # optimizer steps between checkpoints; 0 = none
     keep_checkpoints: int = Field(2, ge=1)
@@ -94,6 +101,16 @@ class TrainConfig(Strict):
         if isinstance(data, dict) and data.get("method") == "dpo" and data.get("dpo") is None:
             data = {**data, "dpo": {}}
         return data
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_tracker_or_none(cls, value):
+        """``report_to: tensorboard`` is a list of one; ``none`` or ``[]`` is no tracker (as in transformers)."""
+        if isinstance(value, str):
+            value = [] if value.lower() == "none" else [value]
+        if isinstance(value, list):
+            value = list(dict.fromkeys(value)) or None
+        return value
 
     @model_validator(mode="after")
     def _dpo_only_for_dpo(self):
@@ -116,4 +133,4 @@ class TrainConfig(Strict):
 
 
 # Keys that change neither the weights nor the data order; a resume may change them freely.
-NON_RESULT_KEYS = ("checkpoint_every", "keep_checkpoints", "log_every")
+NON_RESULT_KEYS = ("checkpoint_every", "keep_checkpoints", "log_every", "report_to", "logging_dir")

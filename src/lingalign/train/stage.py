@@ -30,12 +30,14 @@ from lingalign.artifacts import (
 )
 from lingalign.config import dump_yaml, resolve_path
 from lingalign.errors import UserError
+from lingalign.model_card.results import write_card
 from lingalign.models import load_model, load_tokenizer, resolve_model, torch_dtype
 from lingalign.output_lock import LOCK_FILE, output_lock
 from lingalign.prompting import write_model_info
 from lingalign.provenance import auto_precision, provenance
+from lingalign.train import trackers
 from lingalign.train.batching import plan_epoch
-from lingalign.train.checkpoint import latest_checkpoint, load_checkpoint
+from lingalign.train.checkpoint import checkpoint_step, latest_checkpoint, load_checkpoint
 from lingalign.train.distributed import attention_kernel, drop_tied_copies, make_accelerator
 from lingalign.train.examples import load_examples
 from lingalign.train.export import base_dtype, cast_state, export_merged, set_generation_ids
@@ -136,6 +138,7 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
     if max_steps is not None:
         config = config.model_copy(update={"max_steps": max_steps})
     config = config.with_dpo_defaults()
+    trackers.check_trackers(config.report_to)  # a missing package: one line now, not after loading the model
     dpo = config.method == "dpo"
     data_file = data_file_of(data_dir)
     out = Path(out_dir).resolve()
@@ -148,7 +151,9 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
         reference = preference.reference_path(config, model_path)
     fp = fingerprint(config, data_file, model_path, reference)
 
-    accelerator = make_accelerator()  # DDP, FSDP or DeepSpeed, as launched; on GPUs or CPUs
+    resuming = latest_checkpoint(work) if resume and not force else None
+    accelerator = make_accelerator(trackers.make_trackers(  # DDP, FSDP or DeepSpeed, as launched; on GPUs or CPUs
+        config, work, out.name, fp, checkpoint_step(resuming) if resuming else 0))
     main = accelerator.is_main_process
     if accelerator.distributed_type.value == "DEEPSPEED":
         if config.gradient_accumulation_steps > 1:
@@ -203,8 +208,7 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
     if config.tuning == "lora":
         model = add_lora(model, config)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.adam_betas,
-                                  weight_decay=config.weight_decay, fused=config.fused_adamw or None)
+    optimizer = make_optimizer(trainable, config)
     scheduler = get_scheduler(config.lr_scheduler, optimizer,
                               num_warmup_steps=math.ceil(config.warmup_ratio * total_steps),
                               num_training_steps=total_steps)
@@ -239,10 +243,14 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
                  f"{len(examples) // 2} pairs" if dpo else f"{len(examples)} examples", counts, total_steps, world,
                  precision)
 
-    state = run_loop(accelerator=accelerator, model=wrapper, optimizer=optimizer, scheduler=scheduler,
-                     examples=examples, plans=plans, cfg=config, work=work, state=state,
-                     total_steps=total_steps, precision=precision, pad_id=tokenizer.pad_token_id,
-                     stop_after=stop_after, objective=objective)
+    trackers.start_trackers(accelerator, config, work)
+    try:
+        state = run_loop(accelerator=accelerator, model=wrapper, optimizer=optimizer, scheduler=scheduler,
+                         examples=examples, plans=plans, cfg=config, work=work, state=state,
+                         total_steps=total_steps, precision=precision, pad_id=tokenizer.pad_token_id,
+                         stop_after=stop_after, objective=objective)
+    finally:
+        trackers.finish_trackers(accelerator)  # flushed and closed, also when the run stops or fails
     if state.step < total_steps:
         accelerator.wait_for_everyone()
         return latest_checkpoint(work)
@@ -250,6 +258,7 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
     final = work / "final"
     save_model(accelerator, wrapper, tokenizer, config, model_path, final, reference=reference)
     if main:
+        trackers.keep_logs(config, work, final)
         shutil.copyfile(work / "train_log.jsonl", final / "train_log.jsonl")
         write_text(final / "hyperparameters.yaml", dump_yaml(config) + "# derived\n" + _yaml(derived))
         inputs = {"data": str(data_file), "model": model_path}
@@ -259,6 +268,7 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
                        config=config.model_dump(mode="json"), counts=counts, derived=derived,
                        final_loss=last_loss(final / "train_log.jsonl"),
                        provenance=provenance(torch_device=accelerator.device, train=precision))
+        write_model_card(final, out.name)
         if out.exists():
             shutil.rmtree(out)
         final.rename(out)
@@ -280,6 +290,15 @@ def _empty(work: Path) -> None:
             item.unlink()
 
 
+def write_model_card(folder: Path, name: str) -> None:
+    """``README.md`` with Hub metadata (lingalign.model_card); a card that fails to render costs a warning,
+    never the trained model."""
+    try:
+        write_card(folder, name=name)
+    except Exception as exc:  # noqa: BLE001 - the weights and manifest are written; the card is a summary of them
+        log.warning("%s: model card not written (%s: %s)", folder, type(exc).__name__, exc)
+
+
 def tokenizer_for(model_path: str, config: TrainConfig):
     try:
         return load_tokenizer(model_path, trust_remote_code=config.trust_remote_code)
@@ -296,6 +315,22 @@ def resolve_precision(precision: str, accelerator) -> str:
     if precision != "auto":
         return precision
     return auto_precision(accelerator.device.type)
+
+
+def make_optimizer(trainable: list, config: TrainConfig):
+    """AdamW; with ``fused_adamw`` (the default) in one fused kernel, else torch's default for the device
+    (on a CPU a Python loop over the parameter tensors)."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.adam_betas,
+                                 weight_decay=config.weight_decay, fused=config.fused_adamw or None)
+    except RuntimeError as exc:
+        if not config.fused_adamw or "fused" not in str(exc):
+            raise
+        device = trainable[0].device.type if trainable else "?"
+        raise UserError(f"train.fused_adamw: torch has no fused AdamW for these parameters ({device})",
+                        hint="set fused_adamw: false in the recipe (or --set fused_adamw=false)") from None
 
 
 def add_lora(model, config: TrainConfig):

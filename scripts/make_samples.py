@@ -102,6 +102,9 @@ def main() -> None:
         head_lines(path, OUT / "mgsm" / path.name, 25)
     for path in sorted((shared / "xcopa").glob("*/test.*.jsonl")):
         head_lines(path, OUT / "xcopa" / path.parent.name / path.name, 25)
+    # MSVAMP: the first 50 problems of every language (parallel files: the same problems in each).
+    for path in sorted((shared / "msvamp").glob("test.*.jsonl")):
+        head_lines(path, OUT / "msvamp" / path.name, 50)
     shutil.copy(shared / "mgsm/LICENSE", OUT / "mgsm/LICENSE")
     shutil.copy(shared / "xcopa/LICENSE.md", OUT / "xcopa/LICENSE.md")
     shutil.copy(shared / "flores101/LICENSE-CC-BY-SA", OUT / "flores101/LICENSE-CC-BY-SA")

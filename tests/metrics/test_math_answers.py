@@ -74,3 +74,24 @@ def test_exact_numeric_match_uses_the_last_number():
     assert is_correct("Die Antwort lautet 114.200 Dollar.", "114,200")  # gold written with a comma
     assert is_correct("18.0", "18") and not is_correct("", "18")
     assert parse_number("18 dollars") is None and parse_number("") is None
+
+
+# ---- MSVAMP's answers: numbers written as text with a decimal part ("8.0") --------------------------
+
+@pytest.mark.parametrize("gold, value", [
+    ("8.0", Decimal(8)), ("1,250", Decimal(1250)), ("-3", Decimal(-3)), ("12.50", Decimal("12.5")),
+    ("22090603.0", Decimal(22090603)), ("1,250.0", Decimal(1250)), ("-3.0", Decimal(-3)),
+])
+def test_msvamp_gold_answers_parse(gold, value):
+    assert parse_number(gold) == value
+
+
+@pytest.mark.parametrize("prediction, gold, expected", [
+    ("8", "8.0", True), ("The answer is 8.", "8.0", True), ("8.00", "8.0", True),
+    ("She has 1,250 apples.", "1250.0", True), ("1250", "1,250", True), ("1.250", "1,250", True),  # de thousands
+    ("It is -3 degrees.", "-3", True), ("-3", "-3.0", True), ("3", "-3", False), ("−3", "-3.0", True),  # U+2212
+    ("$12.50", "12.50", True), ("12,5", "12.50", True), ("12.5", "12.50", True), ("12", "12.50", False),
+    ("8.5", "8.0", False), ("no number", "8.0", False),
+])
+def test_msvamp_answers_compare_with_the_last_number(prediction, gold, expected):
+    assert is_correct(prediction, gold) is expected

@@ -112,3 +112,49 @@ def test_report_header_names_precision_and_cpu_kind(run_dir):
     assert "precision: train fp32; eval fp32" in header
     assert html.escape(block["cpu"]["kind"]) in header  # says whether the CPU has native bf16
     assert "machine not recorded for train:coit-zh, eval:base" in header
+
+
+def _math_eval(folder, same_as_english: int):
+    """An eval folder with mgsm-zh and mgsm-en: English right on all 20, zh the same on the first few."""
+    from pathlib import Path
+
+    from lingalign.evaluate.scoring import add_consistency, score_task
+    from lingalign.tasks.base import Task
+
+    gold = [str(3 * i + 1) for i in range(20)]
+    records = {
+        "mgsm-en": [{"id": str(i), "prompt": "p", "prediction": f"It is {g}.", "references": [g]}
+                    for i, g in enumerate(gold)],
+        "mgsm-zh": [{"id": str(i), "prompt": "p", "prediction": f"是 {g if i < same_as_english else 0}。",
+                     "references": [g]} for i, g in enumerate(gold)]}
+    tasks = {}
+    for name, recs in records.items():
+        append_jsonl(folder / "predictions" / f"{name}.jsonl", recs)
+        tasks[name] = score_task(Task(name, "math", name[-2:], [], [Path("d")]), recs)
+    add_consistency(tasks, records.get, lambda n: "mgsm-en" if n == "mgsm-zh" else None, "alpaca")
+    write_json(folder / "results.json", {"model": folder.name, "prompt_format": "alpaca", "tasks": tasks})
+
+
+def test_consistency_rows_beside_answer_language_with_intervals(tmp_path):
+    _math_eval(tmp_path / "eval/base", 5)
+    _math_eval(tmp_path / "eval/coit-zh", 15)
+    rows = collect(tmp_path)["consistency"]
+    assert [(r["model"], r["task"], r["with"], r["value"]) for r in rows] == [
+        ("base", "mgsm-zh", "mgsm-en", 25.0), ("coit-zh", "mgsm-zh", "mgsm-en", 75.0)]
+    assert rows[0]["low"] < 25 < rows[0]["high"] and "diff" not in rows[0]  # the baseline itself
+    diff = rows[1]["diff"]
+    assert diff["delta"] == 50.0 and 25 < diff["low"] < 50 < diff["high"] <= 75 and diff["n"] == 20
+    page = write_report(tmp_path).read_text()
+    assert page.index("<h2>Answer language") < page.index("<h2>Cross-lingual consistency") < page.index(
+        "<h2>Configuration")
+    assert f"75.0% [{rows[1]['low']:.1f}, {rows[1]['high']:.1f}]" in page
+    assert f"+50.0 [{diff['low']:+.1f}, {diff['high']:+.1f}]" in page
+
+    (tmp_path / "eval/coit-zh/predictions/mgsm-en.jsonl").unlink()  # predictions gone: the stored value only
+    rows = collect(tmp_path)["consistency"]
+    assert rows[1]["value"] == 75.0 and "low" not in rows[1] and "diff" not in rows[1]
+
+
+def test_a_run_without_consistency_has_no_such_section(run_dir):
+    assert collect(run_dir)["consistency"] == []
+    assert "Cross-lingual consistency" not in write_report(run_dir).read_text()

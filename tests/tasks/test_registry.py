@@ -12,6 +12,7 @@ from lingalign.tasks import registry
 from lingalign.tasks.registry import (
     Family,
     available_tasks,
+    english_task,
     expected_from_task,
     family_forms,
     is_builtin,
@@ -28,9 +29,9 @@ def test_the_registry_imports_no_family():
 
 
 def test_every_family_is_registered_in_the_listing_order(samples_dir):
-    assert list(available_tasks(samples_dir)) == ["xquad", "mlqa", "flores", "ntrex", "mgsm", "xcopa"]
+    assert list(available_tasks(samples_dir)) == ["xquad", "mlqa", "flores", "ntrex", "mgsm", "msvamp", "xcopa"]
     assert family_forms() == ("xquad-<lang>, mlqa-<lang>, mlqa-<ctx>-<q>, flores-<src>-<tgt>, ntrex-en-<tgt>, "
-                              "mgsm-<lang>[-cot|-cot-en], xcopa-<lang>")
+                              "mgsm-<lang>[-cot|-cot-en], msvamp-<lang>[-cot|-cot-en], xcopa-<lang>")
     assert is_builtin("mgsm-zh-cot") and is_builtin("xquad-xx") and not is_builtin("my-news")
 
 
@@ -51,3 +52,13 @@ def test_a_family_registers_once():
 ])
 def test_expected_language_from_the_task_name(task, expected):
     assert expected_from_task(task) == expected
+
+
+@pytest.mark.parametrize("task, english", [
+    ("mgsm-zh", "mgsm-en"), ("mgsm-zh-cot", "mgsm-en-cot"), ("mgsm-de-cot-en", "mgsm-en-cot-en"),
+    ("msvamp-sw", "msvamp-en"), ("xcopa-it", "xcopa-en"), ("xquad-vi", "xquad-en"), ("mlqa-zh", "mlqa-en"),
+    ("mgsm-en", None), ("msvamp-en-cot", None),  # English already
+    ("mlqa-zh-en", None), ("flores-en-zh", None), ("ntrex-en-vi", None), ("my-set", None),  # items differ / unknown
+])
+def test_the_english_task_with_the_same_items(task, english):
+    assert english_task(task) == english

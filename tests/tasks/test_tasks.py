@@ -6,6 +6,7 @@ import pytest
 
 from lingalign.errors import UserError
 from lingalign.tasks.choice import choice_task, xcopa_task
+from lingalign.tasks.math_problems import read_math
 from lingalign.tasks.qa import read_squad
 from lingalign.tasks.registry import available_tasks, load_builtin
 from lingalign.tasks.user_sets import UserSet, load_user_set
@@ -179,3 +180,75 @@ def test_bad_xcopa_records_name_file_and_line(tmp_path, record, message):
     path.write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n", encoding="utf-8")
     with pytest.raises(UserError, match="x.jsonl:2: " + message):
         xcopa_task("x", path, "it")
+
+
+# ---- MSVAMP, and XCOPA's own format as a user choice set ----------------------------------------------
+
+def test_msvamp_loads_from_samples_with_mgsm_prompt_variants(samples_dir):
+    names = available_tasks(samples_dir)["msvamp"]
+    assert names == [f"msvamp-{lang}" for lang in ("de", "en", "es", "fr", "ja", "ru", "sw", "zh")]
+    for name in names:
+        task = load_builtin(name, samples_dir)
+        assert len(task.examples) == 50 and [e.id for e in task.examples[:3]] == ["1", "2", "3"]
+    zh = load_builtin("msvamp-zh", samples_dir)
+    first = zh.examples[0]  # m_query in Chinese; the answer as MSVAMP writes it
+    assert first.input.startswith("朱莉娅星期一和18个孩子") and first.references == ["8.0"]
+    assert (zh.kind, zh.lang, zh.prompt_variant, zh.max_new_tokens) == ("math", "zh", "direct", 64)
+    assert first.instruction == load_builtin("mgsm-zh", samples_dir).examples[0].instruction
+    en = load_builtin("msvamp-en", samples_dir).examples[0]  # the English file has only m_query
+    assert en.input.startswith("julia played tag with 18 kids on monday")
+    cot = load_builtin("msvamp-de-cot", samples_dir)
+    assert "Schritt für Schritt" in cot.examples[0].instruction and cot.max_new_tokens == 512
+    pivot = load_builtin("msvamp-ja-cot-en", samples_dir)
+    assert (pivot.lang, pivot.question_lang, pivot.instruction_lang) == ("en", "ja", "en")
+    for name, message in (("msvamp-bn", "unknown MSVAMP language 'bn'"), ("msvamp-zh-steps", "variant 'steps'"),
+                          ("msvamp-zh-direct", "plain msvamp-zh")):
+        with pytest.raises(UserError, match=message):
+            load_builtin(name, samples_dir)
+
+
+def test_msvamp_records_read_as_math_jsonl(tmp_path):
+    path = tmp_path / "test.is.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"query": "english", "m_query": "Hversu margir?", "response": "8.0", "equation": "- a b"},
+        {"query": "only the English query", "response": "1,250"},
+        {"m_query": "  ", "query": "blank m_query falls back", "response": "-3"},
+        {"question": "the plain form still works", "answer": 12.5},
+    ]) + "\n", encoding="utf-8")
+    assert read_math(path) == [("1", "Hversu margir?", "8.0"), ("2", "only the English query", "1,250"),
+                               ("3", "blank m_query falls back", "-3"), ("4", "the plain form still works", "12.5")]
+    path.write_text(json.dumps({"m_query": "q", "answer": 3}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"test.is.jsonl:1: missing key 'response'"):
+        read_math(path)
+    path.write_text(json.dumps({"m_query": "q", "response": "many"}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"test.is.jsonl:1: answer 'many' is not a number"):
+        read_math(path)
+    path.write_text(json.dumps({"text": "q", "response": "3"}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"test.is.jsonl:1: needs a 'question' string .*m_query"):
+        read_math(path)
+
+
+def test_xcopa_records_are_a_user_choice_set_worded_as_the_builtin(samples_dir, tmp_path):
+    builtin = load_builtin("xcopa-zh", samples_dir)
+    spec = UserSet(name="my-copa", type="choice", path="sample:xcopa/zh/test.zh.jsonl", lang="zh")
+    user = load_user_set(spec, tmp_path)
+    assert [(e.id, e.instruction, e.input, e.options, e.label) for e in user.examples] == \
+        [(e.id, e.instruction, e.input, e.options, e.label) for e in builtin.examples]
+    assert user.examples[0].instruction == "该物品用气泡包装纸包着，因为" and user.reduce == builtin.reduce == "sum"
+    mean = load_user_set(UserSet(name="my-copa", type="choice", path="sample:xcopa/zh/test.zh.jsonl", lang="zh",
+                                 reduce="mean"), tmp_path)
+    assert mean.reduce == "mean"  # a set that says reduce keeps it
+    generic = tmp_path / "mc.jsonl"
+    generic.write_text(json.dumps({"prompt": "Sky is", "options": ["blue", "green"], "label": 0}) + "\n")
+    assert load_user_set(UserSet(name="mc", type="choice", path="mc.jsonl", lang="en"), tmp_path).reduce == "mean"
+
+
+def test_xcopa_records_in_a_language_without_connectives_name_file_and_line(tmp_path):
+    path = tmp_path / "test.fi.jsonl"
+    record = {"premise": "P.", "choice1": "a", "choice2": "b", "question": "cause", "label": 0}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"test.fi.jsonl:1: an XCOPA record needs the cause/effect connectives"):
+        choice_task("fi", path, "fi")
+    path.write_text(json.dumps({"premise": "P.", "label": 0}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"'options' must be a list .* \(or give XCOPA's premise, choice1"):
+        choice_task("x", path, "it")

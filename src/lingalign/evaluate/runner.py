@@ -37,7 +37,7 @@ from lingalign.result_files import merge_results
 from lingalign.runtime import default_device
 from lingalign.tasks.base import Task, default_data_root
 from lingalign.tasks.qa import PROMPT_VERSION
-from lingalign.tasks.registry import is_builtin, load_builtin, unknown_task
+from lingalign.tasks.registry import english_task, is_builtin, load_builtin, unknown_task
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir:
     generation = {"decoding": "greedy", "dtype": run_dtype, "backend": backend, "batch_size": batch_size,
                   "stop_strings": stops, "sort_by_length": True, "qa_prompt_version": PROMPT_VERSION,
                   "max_new_tokens": {}}
-    task_results = {}
+    task_results, scored = {}, {}
     for task in task_list:
         task_max = max_new_tokens or task.max_new_tokens
         if new_tokens_cap:  # a ceiling (run recipes): lowers translation's 256 without raising QA's 48
@@ -198,6 +198,7 @@ def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir:
         records = _predict(task, selected, out_dir, fingerprint, runtime, fmt, stops, task_max, batch_size, procs)
         if procs.main:
             task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model)
+            scored[task.name] = records
 
     if not procs.main:  # rank 0 scores and writes; the others return what it wrote
         procs.barrier()
@@ -210,6 +211,7 @@ def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir:
         "provenance": for_evaluation(model_path, run_dtype, runtime.device),
     }
     results = merge_results(out_dir / "results.json", results)
+    _add_consistency(results, out_dir, scored, {t.name: t for t in task_list})
     artifacts.write_json(out_dir / "results.json", results)
     artifacts.write_manifest(out_dir, stage=STAGE, fingerprint=artifacts.hash_obj(
         {"model": model_fingerprint(model_path), "fmt": fmt, "tasks": sorted(results["tasks"]), "limit": limit}),
@@ -227,6 +229,30 @@ def _update_model_card(model_path: str, results: dict) -> None:
         record_results(model_path, results)
     except Exception as exc:  # noqa: BLE001 - results.json is written; the card only repeats it
         log.warning("%s: model card not updated (%s: %s)", model_path, type(exc).__name__, exc)
+
+
+def _add_consistency(results: dict, out_dir: Path, scored: dict[str, list[dict]], tasks: dict[str, Task]) -> None:
+    """Cross-lingual consistency for each task whose English counterpart is in the same results.
+
+    The counterpart of a built-in task is the registry's (``mgsm-zh`` -> ``mgsm-en``), of a user set
+    its ``english_task``. Tasks kept from an earlier run into this folder count with the predictions
+    stored for them (the first ``n`` records of their file: the ones that were scored).
+    """
+    def english_of(name: str) -> str | None:
+        task = tasks.get(name)
+        if task is not None and task.english_task:
+            return task.english_task
+        stored = ((results["tasks"].get(name) or {}).get("metrics") or {}).get("consistency") or {}
+        return english_task(name) or stored.get("with")
+
+    def records(name: str) -> list[dict] | None:
+        if name in scored:
+            return scored[name]
+        path = out_dir / "predictions" / f"{name}.jsonl"
+        n = (results["tasks"].get(name) or {}).get("n")
+        return artifacts.read_jsonl_tolerant(path)[:n] if path.is_file() and isinstance(n, int) else None
+
+    scoring.add_consistency(results["tasks"], records, english_of, results["prompt_format"])
 
 
 class _Runtime:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
+from lingalign.metrics import consistency as cross_lingual
 from lingalign.metrics.answer_language import answer_language
 from lingalign.metrics.math_answers import is_correct, last_number
 from lingalign.metrics.qa import normalisation_name, score_qa
@@ -79,3 +81,33 @@ def score_math(task: Task, entry: dict, predictions: list[str], answers: list[st
         metrics["answer_lang"] = answer_language(predictions, task.lang)
     entry["metrics"] = metrics
     return entry
+
+
+def add_consistency(tasks: dict[str, dict], records: Callable[[str], list[dict] | None],
+                    english_of: Callable[[str], str | None], prompt_format: str) -> list[str]:
+    """Give every task scored beside its English counterpart a ``consistency`` metric; returns their names.
+
+    ``tasks`` is results.json's ``tasks`` (changed in place); ``records(name)`` gives a task's scored
+    prediction records (None if they are gone); ``english_of(name)`` names the task with the same
+    items in English (``mgsm-zh`` -> ``mgsm-en``). A task without its counterpart in ``tasks`` is
+    left exactly as it was. The value is the share of shared items answered alike
+    (``metrics.consistency``), with the English task and the number of shared items beside it.
+    """
+    added = []
+    for name, entry in tasks.items():
+        english = english_of(name)
+        other = tasks.get(english) if english else None
+        kind = entry.get("kind") if isinstance(entry, dict) else None
+        if not isinstance(other, dict) or kind not in cross_lingual.KINDS or other.get("kind") != kind:
+            continue
+        ours, theirs = records(name), records(english)
+        if not ours or not theirs:
+            continue
+        found = cross_lingual.consistency(kind, ours, theirs, {**entry, "prompt_format": prompt_format},
+                                          {**other, "prompt_format": prompt_format})
+        if found is None:
+            continue
+        entry.setdefault("metrics", {})["consistency"] = {**found, "with": english,
+                                                          "scoring": cross_lingual.SCORING[kind]}
+        added.append(name)
+    return added

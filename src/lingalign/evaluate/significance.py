@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from lingalign.errors import UserError
+from lingalign.metrics import consistency as cross_lingual
 from lingalign.metrics.per_item import PER_ITEM, corpus_metric, item_scores, score_from_stats, segment_stats
+from lingalign.metrics.resampling import paired_summary, resample_counts
 from lingalign.metrics.translation import find_spm_model
 from lingalign.result_files import load_results, read_predictions, read_task_entry, results_path
+from lingalign.tasks.registry import english_task
 
 log = logging.getLogger(__name__)
 
@@ -42,42 +45,7 @@ BY_KIND = {"qa": ("inclusion", "em", "f1", "answer_lang"),
            "translation": ("chrf++", "bleu", "spbleu", "answer_lang"),
            "choice": ("accuracy",),
            "math": ("accuracy", "answer_lang")}
-_CELLS_PER_CHUNK = 2_000_000  # resamples x items held in memory at once (16 MB of float64)
-
-
-# ---- the bootstrap -------------------------------------------------------------------------------
-
-def resample_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Chunks of draws: row r holds how often each of the ``n`` items occurs in draw r."""
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(resamples, _CELLS_PER_CHUNK // max(n, 1)))
-    done = 0
-    while done < resamples:
-        rows = min(chunk, resamples - done)
-        draws = rng.integers(0, n, size=(rows, n))
-        flat = (np.arange(rows)[:, None] * n + draws).ravel()
-        yield np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
-        done += rows
-
-
-def _summary(a: float, b: float, boot_a: np.ndarray, boot_b: np.ndarray, n: int, n_a: int, n_b: int) -> dict:
-    delta = b - a
-    diffs = boot_b - boot_a
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    # Two-sided p: how often a null-centred difference is at least as far from 0 as the observed one.
-    extreme = np.abs(diffs - diffs.mean()) >= abs(delta) - 1e-9
-    p = (int(extreme.sum()) + 1) / (len(diffs) + 1)
-    entry = {"a": round(a, 4), "b": round(b, 4), "delta": round(delta, 4), "low": round(float(low), 4),
-             "high": round(float(high), 4), "p": round(p, 6), "n": n, "n_a": n_a, "n_b": n_b,
-             "rel": None, "rel_low": None, "rel_high": None}
-    if a != 0:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(boot_a != 0, 100 * diffs / boot_a, np.nan)
-        entry["rel"] = round(100 * delta / a, 4)
-        if np.isfinite(rel).sum() >= 0.95 * len(rel):  # a baseline at 0 in many draws has no stable ratio
-            rel_low, rel_high = np.nanpercentile(rel, [2.5, 97.5])
-            entry["rel_low"], entry["rel_high"] = round(float(rel_low), 4), round(float(rel_high), 4)
-    return entry
+CONSISTENCY = "consistency"  # qa, choice, math: against the English task's predictions in the same run
 
 
 def default_metrics(entry_a: dict, entry_b: dict, kind: str, spm_model: Path | None) -> list[str]:
@@ -113,10 +81,14 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
                         "and 'lang', as `lingalign eval` writes them")
     spm_path = find_spm_model(spm_model)
     wanted = list(metrics) if metrics else default_metrics(entry_a, entry_b, kind, spm_path)
-    unknown = [m for m in wanted if m not in BY_KIND[kind]]
+    available = BY_KIND[kind] + ((CONSISTENCY,) if kind in cross_lingual.KINDS else ())
+    unknown = [m for m in wanted if m not in available]
     if unknown:
         raise UserError(f"{task} ({kind}): no bootstrap for {', '.join(unknown)}; "
-                        f"available: {', '.join(BY_KIND[kind])}")
+                        f"available: {', '.join(available)}")
+    english = english_counterpart(task, entry_a, entry_b) if kind in cross_lingual.KINDS else None
+    with_consistency = CONSISTENCY in wanted if metrics else english is not None  # by default: when it exists
+    wanted = [m for m in wanted if m != CONSISTENCY]
 
     preds_a, preds_b = read_predictions(run_a_dir, task, kind), read_predictions(run_b_dir, task, kind)
     ids = [i for i in preds_a if i in preds_b]  # A's file order
@@ -161,14 +133,72 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
         else:
             scorer, sa, sb = corpus[metric]
             a, b = score_from_stats(scorer, sa.sum(0)), score_from_stats(scorer, sb.sum(0))
-        out[metric] = _summary(a, b, np.concatenate(boot[metric][0]), np.concatenate(boot[metric][1]),
+        out[metric] = paired_summary(a, b, np.concatenate(boot[metric][0]), np.concatenate(boot[metric][1]),
                                n, len(preds_a), len(preds_b))
         if metric in signatures:
             out[metric]["signature"] = signatures[metric]
             stored = {(e.get("metrics") or {}).get(metric, {}).get("signature") for e in (entry_a, entry_b)}
             if stored - {None, signatures[metric]}:
                 out[metric]["note"] = "results.json signature differs from this sacrebleu's: values may differ"
+    if with_consistency:
+        if english is None:
+            raise UserError(f"{task}: no English task with the same items, so no cross-lingual consistency")
+        found = consistency_bootstrap(run_a_dir, run_b_dir, task, english, kind, resamples, seed)
+        if found is not None:
+            out[CONSISTENCY] = found
     return out
+
+
+# ---- cross-lingual consistency ----------------------------------------------------------------------
+
+def english_counterpart(task: str, *entries: dict) -> str | None:
+    """The English task with ``task``'s items: the one its stored consistency names, else the registry's."""
+    for entry in entries:
+        named = (((entry.get("metrics") or {}).get(CONSISTENCY) or {}).get("with"))
+        if named:
+            return named
+    return english_task(task)
+
+
+def _consistency_items(run, task: str, english: str, kind: str) -> tuple[list[str], np.ndarray] | None:
+    """One run's per-item consistency (0/100) of ``task`` with ``english``; None if it lacks either side."""
+    data = load_results(run)
+    if task not in data["tasks"] or english not in data["tasks"]:
+        return None
+    try:
+        ours, theirs = read_predictions(run, task, kind), read_predictions(run, english, kind)
+    except UserError:
+        return None
+    fmt = data.get("prompt_format")
+    return cross_lingual.item_consistency(kind, ours, theirs, {**data["tasks"][task], "prompt_format": fmt},
+                                          {**data["tasks"][english], "prompt_format": fmt})
+
+
+def consistency_bootstrap(run_a, run_b, task: str, english: str, kind: str, resamples: int = 1000,
+                          seed: int = 0) -> dict | None:
+    """Paired bootstrap of B - A on the cross-lingual consistency of ``task`` with ``english``.
+
+    Items are those each run answered in both languages, joined across runs; the entry also names
+    ``with`` (the English task). None when a run lacks the English task or its predictions.
+    """
+    found_a = _consistency_items(run_a, task, english, kind)
+    found_b = _consistency_items(run_b, task, english, kind)
+    if found_a is None or found_b is None:
+        return None
+    (ids_a, scores_a), (ids_b, scores_b) = found_a, found_b
+    position = {i: k for k, i in enumerate(ids_b)}
+    shared = [k for k, i in enumerate(ids_a) if i in position]
+    if not shared:
+        return None
+    sa, sb = scores_a[shared], scores_b[[position[ids_a[k]] for k in shared]]
+    n = len(shared)
+    boot_a, boot_b = [], []
+    for counts in resample_counts(n, resamples, seed):
+        boot_a.append(counts @ sa / n)
+        boot_b.append(counts @ sb / n)
+    entry = paired_summary(float(sa.mean()), float(sb.mean()), np.concatenate(boot_a), np.concatenate(boot_b),
+                           n, len(ids_a), len(ids_b))
+    return {**entry, "with": english}
 
 
 # ---- several runs against a baseline -------------------------------------------------------------
@@ -199,7 +229,9 @@ def compare_runs(runs: Sequence[str | Path], resamples: int = 1000, seed: int = 
             for metric in sorted(set(loaded[0]["tasks"][task].get("metrics") or {})
                                  & set(data["tasks"][task].get("metrics") or {}) - shown):
                 stored_note = ((loaded[0]["tasks"][task].get("metrics") or {}).get(metric) or {}).get("note")
-                why = "needs --spm FILE" if metric == "spbleu" else stored_note or "no per-item scores stored"
+                why = ("needs --spm FILE" if metric == "spbleu" else
+                       f"needs both runs' predictions of {english_counterpart(task, loaded[0]['tasks'][task])}"
+                       if metric == CONSISTENCY else stored_note or "no per-item scores stored")
                 notes.append(f"{task} {metric}: no interval ({why})")
             first = next(iter(tasks[task].values()), None)
             if first and (first["n"] != first["n_a"] or first["n"] != first["n_b"]):

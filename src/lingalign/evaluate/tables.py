@@ -13,7 +13,7 @@ from lingalign import artifacts
 from lingalign.provenance import describe, differences, key_facts
 from lingalign.result_files import load_results, results_path
 
-METRIC_ORDER = ("inclusion", "em", "f1", "chrf++", "bleu", "spbleu", "comet", "accuracy", "answer_lang")
+METRIC_ORDER = ("inclusion", "em", "f1", "chrf++", "bleu", "spbleu", "comet", "accuracy", "answer_lang", "consistency")
 
 
 def _metric_names(results: Sequence[dict]) -> list[str]:
@@ -23,6 +23,12 @@ def _metric_names(results: Sequence[dict]) -> list[str]:
 
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def _metric_label(metric: str, cells) -> str:
+    """``consistency vs mgsm-en``: cross-lingual consistency names the English task it compares with."""
+    english = sorted({c.get("with") for c in cells if isinstance(c, dict) and c.get("with")})
+    return f"{metric} vs {'/'.join(english)}" if metric == "consistency" and english else metric
 
 
 def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
@@ -52,7 +58,7 @@ def compare_rows(files: Sequence[str | Path]) -> tuple[list[str], list[list[str]
             if mark:
                 notes.append(f"{task} {metric}: signatures differ, values are not comparable")
             ns = {d["tasks"].get(task, {}).get("n") for d in loaded} - {None}
-            rows.append([task + mark, metric, "/".join(map(str, sorted(ns))),
+            rows.append([task + mark, _metric_label(metric, cells), "/".join(map(str, sorted(ns))),
                          *(_fmt(c.get("value") if c else None) for c in cells)])
             floors = [d["tasks"].get(task, {}).get("copy_source", {}).get(metric) for d in loaded]
             if any(f is not None for f in floors):  # the same sources and references give the same floor
@@ -120,7 +126,7 @@ def bootstrap_rows(comparison: dict) -> tuple[list[str], list[list[str]]]:
             rel = "-" if e["rel"] is None else f"{e['rel']:+.1f}%"
             if e["rel_low"] is not None:
                 rel += f" [{e['rel_low']:+.1f}, {e['rel_high']:+.1f}]"
-            rows.append([task, metric, str(e["n"]), _fmt(e["a"]), _fmt(e["b"]),
+            rows.append([task, _metric_label(metric, [e]), str(e["n"]), _fmt(e["a"]), _fmt(e["b"]),
                          f"{e['delta']:+.1f} [{e['low']:+.1f}, {e['high']:+.1f}]", rel, f"{e['p']:.3f}"])
     return ["task", "metric", "n", "base", "system", "delta [95% CI]", "relative % [95% CI]", "p"], rows
 

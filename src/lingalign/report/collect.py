@@ -24,6 +24,7 @@ import yaml
 
 from lingalign.artifacts import read_jsonl_tolerant, read_text
 from lingalign.provenance import short
+from lingalign.report.consistency import consistency_rows
 from lingalign.result_files import load_results, results_path
 
 
@@ -43,6 +44,14 @@ def _model_order(recipe_text: str | None, names) -> list[str]:
         listed = []
     rank = {name: i for i, name in enumerate(["base", *listed])}
     return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
+def baseline_model(models: list[str]) -> str | None:
+    """The model the report compares the others with: ``base``, else an English-only model, else the first."""
+    for candidate in ("base", "alpaca-en", "english-only"):
+        if candidate in models:
+            return candidate
+    return models[0] if models else None
 
 
 def extra_results(paths) -> dict[str, dict]:
@@ -69,14 +78,18 @@ def collect(run_dir: str | Path, extra: list | None = None) -> dict:
     recipe = run / "recipe.yaml"
     found["recipe_text"] = read_text(recipe) if recipe.exists() else None
 
-    results = {}
+    results, files = {}, {}
     for path in sorted(run.glob("eval/*/results.json")):
         data = _load_json(path)
         if data:
             results[path.parent.name] = data
+            files[path.parent.name] = path
     found["results"] = {name: results[name] for name in _model_order(found["recipe_text"], results)}
-    for label, data in extra_results(extra).items():
-        found["results"][label if label not in found["results"] else f"{label} (added)"] = data
+    for given, (label, data) in zip(extra or (), extra_results(extra).items()):
+        label = label if label not in found["results"] else f"{label} (added)"
+        found["results"][label] = data
+        files[label] = results_path(given)
+    found["consistency"] = consistency_rows(found["results"], files, baseline_model(list(found["results"])))
 
     curves = {}
     for path in sorted(run.glob("models/*/train_log.jsonl")):

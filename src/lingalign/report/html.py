@@ -10,7 +10,7 @@ from urllib.parse import quote
 from lingalign.charts import training_curves
 from lingalign.provenance import summarize
 from lingalign.report import charts
-from lingalign.report.collect import COPY_SOURCE, score_table
+from lingalign.report.collect import COPY_SOURCE, baseline_model, score_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;\
@@ -32,10 +32,7 @@ def _e(text) -> str:
 
 
 def _baseline(models: list[str]) -> str | None:
-    for candidate in ("base", "alpaca-en", "english-only"):
-        if candidate in models:
-            return candidate
-    return models[0] if models else None
+    return baseline_model(models)
 
 
 def _cell(value: float | None, ref: float | None) -> str:
@@ -124,6 +121,26 @@ def _answer_language_section(results: dict) -> str:
             + "".join(rows) + "</table>")
 
 
+def _consistency_section(rows: list[dict]) -> str:
+    """Cross-lingual consistency beside answer language: each value with its interval, and the
+    difference from the baseline with a paired interval (``report.consistency``)."""
+    if not rows:
+        return ""
+    cells = []
+    for r in rows:
+        value = f"{r['value']:.1f}%" + (f" [{r['low']:.1f}, {r['high']:.1f}]" if "low" in r else "")
+        d = r.get("diff")
+        diff = (f"{d['delta']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}], p {d['p']:.3f}" if d else "–")
+        cells.append(f"<tr><td class=name>{_e(r['model'])}</td><td class=name>{_e(r['task'])}</td>"
+                     f"<td class=name>{_e(r['with'])}</td><td>{_e(r['n'])}</td><td>{value}</td><td>{diff}</td></tr>")
+    return ("<h2>Cross-lingual consistency</h2><p>Share of items answered the same way in the task's language and "
+            "in English (the same final number, the same option; for QA: both right or both wrong), right or "
+            "wrong; bootstrap 95% intervals, and each model's difference from the baseline paired on the items "
+            "(points).</p><div class=wide><table><tr><th class=name>model</th><th class=name>task</th>"
+            "<th class=name>vs</th><th>n</th><th>consistency</th><th>vs baseline</th></tr>"
+            + "".join(cells) + "</table></div>")
+
+
 def _images(title: str, paths: list[str], intro: str = "") -> str:
     if not paths:
         return ""
@@ -192,6 +209,7 @@ def render(found: dict) -> str:
         f"<p class=sub>{_e(summarize(found['provenance']))}</p>" if found.get("provenance") else "",
         _score_section(found["results"]),
         _answer_language_section(found["results"]),
+        _consistency_section(found.get("consistency") or []),
     ]
     if found["train_curves"]:
         curves = training_curves(found["train_curves"])

@@ -44,6 +44,7 @@ class Task:
     reduce: str = "mean"  # multiple-choice sets: "sum" or "mean" of option token log-probs
     prompt_variant: str | None = None  # math: "direct", "cot" or "cot-en" (math_problems.VARIANTS)
     instruction_lang: str | None = None  # math: the language the instruction is written in
+    english_task: str | None = None  # a user set's task with the same items in English (cross-lingual consistency)
 
 
 def default_data_root() -> Path:

@@ -3,7 +3,8 @@
 * ``xcopa-<lang>``            ``xcopa/<lang>/test.<lang>.jsonl``
 
 A user ``choice`` set is JSONL ``{"prompt" (or "premise"), "options": [...], "label": int|str}``
-(``choice_task``); the model chooses the option it finds most likely after the prompt.
+(``choice_task``); the model chooses the option it finds most likely after the prompt. XCOPA's own
+records (``premise, choice1, choice2, question, label``) are accepted too, and read as below.
 
 **XCOPA** (causal commonsense, two alternatives). Each record is a premise, two alternatives and
 whether the question asks for the **cause** or the **effect** of the premise. The premise (its
@@ -39,16 +40,27 @@ from lingalign.tasks.registry import Family, register
 
 
 def choice_task(name: str, path: Path, lang: str) -> Task:
-    """A multiple-choice JSONL: ``{"prompt" (or "premise"), "options": [...], "label": int|str}``."""
-    examples = []
+    """A multiple-choice JSONL: ``{"prompt" (or "premise"), "options": [...], "label": int|str}``.
+
+    A record in XCOPA's own form (``premise, choice1, choice2, question: cause|effect, label``, no
+    ``options``) is read as the built-in XCOPA tasks read it (``xcopa_example``: the premise joined to
+    the cause/effect connective of ``lang``); a file of such records is scored by the summed option
+    log-probability, as they are, unless the set says ``reduce``.
+    """
+    examples, xcopa_form = [], 0
     for line, record in iter_jsonl(path):
+        if "options" not in record and "choice1" in record:
+            examples.append(xcopa_example(record, path, line, lang))
+            xcopa_form += 1
+            continue
         text = record.get("prompt", record.get("premise"))
         options = record.get("options")
         label = record.get("label")
         if not isinstance(text, str):
             raise UserError(f"{where(path, line)}: needs a 'prompt' (or 'premise') string")
         if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
-            raise UserError(f"{where(path, line)}: 'options' must be a list of at least two strings")
+            raise UserError(f"{where(path, line)}: 'options' must be a list of at least two strings "
+                            "(or give XCOPA's premise, choice1, choice2, question, label)")
         if isinstance(label, str) and label in options:
             label = options.index(label)
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < len(options):
@@ -58,7 +70,10 @@ def choice_task(name: str, path: Path, lang: str) -> Task:
         examples.append(Example(id=str(record.get("id", line)), instruction=instruction or text,
                                 input=text if instruction else "", options=options, label=label,
                                 references=[options[label]]))
-    return Task(name, "choice", lang, examples, [path], 0)
+    if not examples:
+        raise UserError(f"{path}: no multiple-choice records")
+    reduce = "sum" if xcopa_form == len(examples) else "mean"
+    return Task(name, "choice", lang, examples, [path], 0, reduce=reduce)
 
 
 # ---- XCOPA -----------------------------------------------------------------------------------------
@@ -105,26 +120,31 @@ def continuation(choice: str) -> str:
     return choice[:1].lower() + choice[1:]
 
 
+def xcopa_example(record: dict, path: Path, line: int, lang: str) -> Example:
+    """One XCOPA record ``{premise, choice1, choice2, question: cause|effect, label, idx?}`` as an example."""
+    if lang not in CONNECTIVES:
+        raise UserError(f"{where(path, line)}: an XCOPA record needs the cause/effect connectives of its "
+                        f"language, and there are none for {lang!r}; known: {', '.join(sorted(CONNECTIVES))}")
+    for key in ("premise", "choice1", "choice2"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise UserError(f"{where(path, line)}: needs a '{key}' string (XCOPA JSONL: premise, choice1, "
+                            "choice2, question, label)")
+    question, label = record.get("question"), record.get("label")
+    if question not in ("cause", "effect"):
+        raise UserError(f"{where(path, line)}: 'question' must be 'cause' or 'effect', got {question!r}")
+    if not isinstance(label, int) or isinstance(label, bool) or label not in (0, 1):
+        raise UserError(f"{where(path, line)}: 'label' must be 0 (choice1) or 1 (choice2), got {label!r}")
+    options = [continuation(record["choice1"]), continuation(record["choice2"])]
+    return Example(id=str(record.get("idx", line)), instruction=stem_and_connective(record["premise"], question, lang),
+                   options=options, label=label, references=[options[label]])
+
+
 def xcopa_task(name: str, path: Path, lang: str) -> Task:
     """A choice task from XCOPA JSONL ``{premise, choice1, choice2, question: cause|effect, label, idx}``."""
     if lang not in CONNECTIVES:
         raise UserError(f"task {name}: no cause/effect connectives for language {lang!r}; "
                         f"known: {', '.join(sorted(CONNECTIVES))}")
-    examples = []
-    for line, record in iter_jsonl(path):
-        for key in ("premise", "choice1", "choice2"):
-            if not isinstance(record.get(key), str) or not record[key].strip():
-                raise UserError(f"{where(path, line)}: needs a '{key}' string (XCOPA JSONL: premise, choice1, "
-                                "choice2, question, label)")
-        question, label = record.get("question"), record.get("label")
-        if question not in ("cause", "effect"):
-            raise UserError(f"{where(path, line)}: 'question' must be 'cause' or 'effect', got {question!r}")
-        if not isinstance(label, int) or isinstance(label, bool) or label not in (0, 1):
-            raise UserError(f"{where(path, line)}: 'label' must be 0 (choice1) or 1 (choice2), got {label!r}")
-        options = [continuation(record["choice1"]), continuation(record["choice2"])]
-        examples.append(Example(id=str(record.get("idx", line)),
-                                instruction=stem_and_connective(record["premise"], question, lang),
-                                options=options, label=label, references=[options[label]]))
+    examples = [xcopa_example(record, path, line, lang) for line, record in iter_jsonl(path)]
     if not examples:
         raise UserError(f"{path}: no XCOPA records")
     return Task(name, "choice", lang, examples, [path], 0, reduce="sum")
@@ -148,4 +168,4 @@ def _xcopa_names(root: Path, split: str) -> list[str]:
     return [f"xcopa-{lang}" for lang in xcopa_langs(root)]
 
 
-register(Family("xcopa", ("xcopa-<lang>",), (1,), _load_xcopa, _xcopa_names))
+register(Family("xcopa", ("xcopa-<lang>",), (1,), _load_xcopa, _xcopa_names, parallel=(1,)))

@@ -107,19 +107,40 @@ def read_math_tsv(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-def read_math_jsonl(path: Path) -> list[tuple[str, str, str]]:
-    """(id, question, answer) from JSONL ``{"question": str, "answer": number or numeric string, "id"?}``."""
-    rows = []
-    expected = '{"question": "...", "answer": 42}'
-    for line, record in iter_jsonl(path):
-        question = record.get("question")
+JSONL_FORMS = '{"question": "...", "answer": 42} or MSVAMP\'s {"m_query": "...", "response": "8.0"}'
+
+
+def _question_and_answer(record: dict, path: Path, line: int) -> tuple[str, str]:
+    """The question and gold answer of one JSONL record, in either form (``JSONL_FORMS``).
+
+    MSVAMP's records hold the problem in the file's language as ``m_query`` and in English as
+    ``query`` (its English file has only ``m_query``); the answer is ``response``, a number as text
+    (``"8.0"``)."""
+    if "question" in record or not ("m_query" in record or "query" in record):
+        question, key = record.get("question"), "answer"
         if not isinstance(question, str) or not question.strip():
-            raise UserError(f"{where(path, line)}: needs a 'question' string (expected {expected})")
-        if "answer" not in record:
-            raise UserError(f"{where(path, line)}: missing key 'answer' (expected {expected})")
-        rows.append((str(record.get("id", line)), question.strip(), _gold(record["answer"], path, line, expected)))
+            raise UserError(f"{where(path, line)}: needs a 'question' string (expected {JSONL_FORMS})")
+    else:
+        question, key = record.get("m_query"), "response"
+        if not isinstance(question, str) or not question.strip():
+            question = record.get("query")
+        if not isinstance(question, str) or not question.strip():
+            raise UserError(f"{where(path, line)}: needs an 'm_query' (or 'query') string (MSVAMP JSONL: "
+                            '{"m_query": "...", "response": "8.0"})')
+    if key not in record:
+        raise UserError(f"{where(path, line)}: missing key '{key}' (expected {JSONL_FORMS})")
+    return question.strip(), _gold(record[key], path, line, JSONL_FORMS)
+
+
+def read_math_jsonl(path: Path) -> list[tuple[str, str, str]]:
+    """(id, question, answer) from JSONL: ``{"question", "answer", "id"?}``, or MSVAMP's ``{"m_query"
+    (or "query"), "response"}``; id = the record's ``id``, else its line number."""
+    rows = []
+    for line, record in iter_jsonl(path):
+        question, answer = _question_and_answer(record, path, line)
+        rows.append((str(record.get("id", line)), question, answer))
     if not rows:
-        raise UserError(f"{path}: no problems (expected JSON lines {expected})")
+        raise UserError(f"{path}: no problems (expected JSON lines {JSONL_FORMS})")
     return rows
 
 
@@ -150,14 +171,20 @@ def mgsm_langs(root: Path) -> list[str]:
     return sorted(p.stem.removeprefix("mgsm_") for p in (root / "mgsm").glob("mgsm_*.tsv"))
 
 
-def mgsm_task(name: str, root: Path, parts: list[str]) -> Task:
-    """``mgsm-<lang>`` (direct), ``mgsm-<lang>-cot``, ``mgsm-<lang>-cot-en`` from ``mgsm/mgsm_<lang>.tsv``."""
+def variant_of(name: str, family: str, parts: list[str]) -> str:
+    """The prompt variant a math task name asks for: ``<family>-<lang>[-cot|-cot-en]``."""
     lang, variant = parts[0], "-".join(parts[1:]) or "direct"
     if variant == "direct" and len(parts) > 1:
-        raise UserError(f"task {name}: the direct variant is plain mgsm-{lang}")
+        raise UserError(f"task {name}: the direct variant is plain {family}-{lang}")
     if variant not in VARIANTS:
-        raise UserError(f"task {name}: unknown MGSM prompt variant {variant!r}",
-                        hint=f"mgsm-{lang} (direct answer), mgsm-{lang}-cot, mgsm-{lang}-cot-en")
+        raise UserError(f"task {name}: unknown {family.upper()} prompt variant {variant!r}",
+                        hint=f"{family}-{lang} (direct answer), {family}-{lang}-cot, {family}-{lang}-cot-en")
+    return variant
+
+
+def mgsm_task(name: str, root: Path, parts: list[str]) -> Task:
+    """``mgsm-<lang>`` (direct), ``mgsm-<lang>-cot``, ``mgsm-<lang>-cot-en`` from ``mgsm/mgsm_<lang>.tsv``."""
+    lang, variant = parts[0], variant_of(name, "mgsm", parts)
     path = mgsm_file(root, lang)
     if not path.is_file():
         have = mgsm_langs(root)
@@ -175,4 +202,4 @@ def _mgsm_names(root: Path, split: str) -> list[str]:
     return [f"mgsm-{lang}" for lang in mgsm_langs(root)]  # each also as -cot and -cot-en
 
 
-register(Family("mgsm", ("mgsm-<lang>[-cot|-cot-en]",), (1, 2, 3), _load_mgsm, _mgsm_names))
+register(Family("mgsm", ("mgsm-<lang>[-cot|-cot-en]",), (1, 2, 3), _load_mgsm, _mgsm_names, parallel=(1, 2, 3)))

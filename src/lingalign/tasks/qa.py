@@ -141,5 +141,7 @@ def _mlqa_names(root: Path, split: str) -> list[str]:
     return sorted(set(found))
 
 
-register(Family("xquad", ("xquad-<lang>",), (1,), _load_xquad, _xquad_names))
-register(Family("mlqa", ("mlqa-<lang>", "mlqa-<ctx>-<q>"), (1, 2), _load_mlqa, _mlqa_names))
+# XQuAD's questions are the same in every language (same ids); MLQA's same-language sets share the ids of
+# their parallel questions (a part of each), its cross-language ones are left out.
+register(Family("xquad", ("xquad-<lang>",), (1,), _load_xquad, _xquad_names, parallel=(1,)))
+register(Family("mlqa", ("mlqa-<lang>", "mlqa-<ctx>-<q>"), (1, 2), _load_mlqa, _mlqa_names, parallel=(1,)))

@@ -27,6 +27,9 @@ class Family:
     part_counts: tuple[int, ...]  # how many "-" parts after the family name a task name may have
     load: Callable[[str, list[str], Path, str], Task]  # (task name, its parts, data root, split) -> Task
     names: Callable[[Path, str], list[str]]  # (data root, split) -> the family's task names present there
+    # Part counts of names whose items are the same in every language, under the same ids, with the
+    # language as the first part (mgsm-zh-cot and mgsm-en-cot ask the same problems): see english_task.
+    parallel: tuple[int, ...] = ()
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -69,6 +72,20 @@ def unknown_task(name: str, root: Path, extra: list[str] = ()) -> UserError:
     hint = f"did you mean {close[0]}?" if close else None
     shown = ", ".join(valid[:40]) + (" ..." if len(valid) > 40 else "")
     return UserError(f"unknown task {name!r}. Task forms: {family_forms()}. Available here: {shown}", hint=hint)
+
+
+def english_task(name: str) -> str | None:
+    """The built-in English task with the same items as ``name`` (``mgsm-zh-cot`` -> ``mgsm-en-cot``).
+
+    None when ``name`` is English already, not a built-in name, or of a family whose items differ
+    between languages (FLORES pairs, NTREX, MLQA across languages). Cross-lingual consistency
+    (``metrics.consistency``) compares a model's answers on the two tasks item by item.
+    """
+    family, *parts = name.split("-")
+    found = _FAMILIES.get(family)
+    if found is None or len(parts) not in found.parallel or base_code(parts[0]) == "en":
+        return None
+    return "-".join([family, "en", *parts[1:]])
 
 
 def expected_from_task(task: str) -> str | None:

@@ -9,6 +9,8 @@ and raising ``--limit`` decodes the extra items (and the one unit they may share
 A different fingerprint discards the old predictions with a warning. At the end of a task the file
 is rewritten in the task's item order. Under ``torchrun`` / ``accelerate launch`` the units are
 shared out over the processes and merged into the same file (:mod:`lingalign.generation.work_units`).
+Predictions are stored as generated; a pivot model's (``alpaca-pivot``) are scored on their final
+part only (``scoring``, ``prompting.split_pivot``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from lingalign.generation.loglik import choose, option_logprobs
 from lingalign.generation.progress import DecodeProgress
 from lingalign.generation.work_units import UNIT_BATCHES, Processes, part_files, part_path, work_units, write_in_order
 from lingalign.models import load_tokenizer, resolve_model
-from lingalign.prompting import PROMPT_FORMATS, build_prompt, eval_stop_strings, read_model_prompt_format
+from lingalign.prompting import (
+    PROMPT_FORMATS,
+    build_prompt,
+    eval_stop_strings,
+    model_pivot_separator,
+    read_model_prompt_format,
+)
 from lingalign.provenance import for_evaluation
 from lingalign.result_files import merge_results
 from lingalign.runtime import default_device
@@ -133,6 +141,7 @@ def evaluate(
     if fmt not in PROMPT_FORMATS:
         raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
     stops = eval_stop_strings(fmt)  # the template's, and any new Alpaca section
+    separator = model_pivot_separator(model_path, fmt)  # a pivot model's answers are scored on their final part
     spm_path = scoring.spm_for(spm_model)
 
     procs = Processes()  # one process, or one of several started by torchrun / accelerate launch
@@ -161,7 +170,8 @@ def evaluate(
         selected = task.examples[:limit] if limit else task.examples
         records = _predict(task, selected, out_dir, fingerprint, runtime, fmt, stops, task_max, batch_size, procs)
         if procs.main:
-            task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model)
+            task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model,
+                                                         pivot_separator=separator)
 
     if not procs.main:  # rank 0 scores and writes; the others return what it wrote
         procs.barrier()

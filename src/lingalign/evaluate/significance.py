@@ -17,6 +17,8 @@ items easy or hard, and scoring them on one draw cancels that shared variation.
   own ``PairedTest`` reports each system's interval and a p-value but not the interval of the
   difference, and seeds itself from an environment variable, so its statistics are used directly.
 * COMET has no stored segment scores, so it gets no interval.
+* A pivot model's predictions (its task entry has ``pivot_separator``) are cut to their final part
+  first, as the evaluate stage scored them (``prompting.scored_answer``).
 
 Each draw is a row of item counts, shared by every metric and both systems; the interval is the
 percentile interval of the per-draw differences, the p-value the two-sided share of null-centred
@@ -34,6 +36,7 @@ import numpy as np
 from lingalign.errors import UserError
 from lingalign.metrics.per_item import PER_ITEM, corpus_metric, item_scores, score_from_stats, segment_stats
 from lingalign.metrics.translation import find_spm_model
+from lingalign.prompting import scored_answer
 from lingalign.result_files import load_results, read_predictions, read_task_entry, results_path
 
 log = logging.getLogger(__name__)
@@ -132,6 +135,7 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
         raise UserError(f"{task}: the runs have different references for {len(differ)} shared ids "
                         f"(first: {differ[0]!r}); they scored different data (split or data root?)")
 
+    rec_a, rec_b = _as_scored(rec_a, entry_a), _as_scored(rec_b, entry_b)
     n = len(ids)
     per_item, corpus, signatures = {}, {}, {}
     for metric in wanted:
@@ -169,6 +173,14 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
             if stored - {None, signatures[metric]}:
                 out[metric]["note"] = "results.json signature differs from this sacrebleu's: values may differ"
     return out
+
+
+def _as_scored(records: list[dict], entry: dict) -> list[dict]:
+    """The records with each prediction as the stage scored it: a pivot model's cut to its final part."""
+    separator = entry.get("pivot_separator")
+    if not separator:
+        return records
+    return [{**r, "prediction": scored_answer(r["prediction"], separator)} for r in records]
 
 
 # ---- several runs against a baseline -------------------------------------------------------------

@@ -17,9 +17,10 @@ from pathlib import Path
 from lingalign.data import readers
 from lingalign.data.hashing import normalize_text
 
-# "<<48/2=24>>" (no nested brackets). A malformed, unclosed one ("<<69/3=23=23 kg", two in GSM8K train)
-# is left alone: where it should end is not known.
-_CALCULATOR = re.compile(r"<<[^<>\n]*>>")
+# "<<48/2=24>>": an expression, "=", its value, on one line, no nested brackets. A malformed, unclosed
+# one ("<<69/3=23=23 kg", two in GSM8K train) is left alone: where it should end is not known; so are
+# shifts in code ("x << 2 >> 1": no "=").
+_CALCULATOR = re.compile(r"<<[^<>\n=]*=[^<>\n]*>>")
 _FINAL_MARK = "####"
 
 

@@ -150,6 +150,19 @@ PIVOT_ENGLISH_INPUT = "\n\nEnglish input:\n"
 PIVOT_ENGLISH_RESPONSE = "\n\nEnglish response:\n"
 
 
+# What a pivot answer adds before the final one: the instruction restated in English (this much at most
+# is allowed for it) and an English answer about as long as the final answer.
+PIVOT_RESTATEMENT_TOKENS = 256
+
+
+def pivot_token_budget(final_tokens: int) -> int:
+    """New tokens to allow a pivot model whose final answer needs ``final_tokens``: the English
+    restatement, an English answer as long as the final one, then the final one (MGSM direct 64 ->
+    384, QA 48 -> 352, translation 256 -> 768, step by step 512 -> 1280). Without this, a direct
+    MGSM budget of 64 tokens ends most pivot answers inside their English part."""
+    return PIVOT_RESTATEMENT_TOKENS + 2 * final_tokens
+
+
 def pivot_response(instruction: str, input: str, response: str, final: str,
                    separator: str = PIVOT_SEPARATOR) -> str:
     """A pivot training answer: the English instruction (and input), the English answer, the separator, ``final``."""

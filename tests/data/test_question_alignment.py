@@ -136,7 +136,8 @@ def test_gsm8k_reads_as_instructions_and_strip_calculator_removes_only_the_annot
 def test_strip_calculator_leaves_unclosed_annotations_and_other_brackets():
     assert strip_calculator("48/2 = <<48/2=24>>24 and <<1+1=2>>2") == "48/2 = 24 and 2"
     assert strip_calculator("69 kg / 3 liters = <<69/3=23=23 kg/liter") == "69 kg / 3 liters = <<69/3=23=23 kg/liter"
-    assert strip_calculator("y = x << 2 >> 1") == "y = x << 2 >> 1"  # code shifts: no "=" inside, kept
+    assert strip_calculator("<<10*x>>x dollars, <<40%>>2.5 weeks") == "x dollars, 2.5 weeks"  # no "=" inside
+    assert strip_calculator("a <<b\nc>> d") == "a <<b\nc>> d"  # never across lines
     assert final_answer("so 5\n#### 1,250") == "1,250" and final_answer("no final line") is None
 
 

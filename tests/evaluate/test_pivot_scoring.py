@@ -136,10 +136,13 @@ def test_a_pivot_models_evaluation_scores_the_final_part_and_reports_the_missing
         shutil.copytree(tiny_model_dir, model)
         write_model_info(model, fmt, method="full")
         runs[fmt] = tmp_path / f"eval-{fmt}"
-        evaluate(str(model), "mgsm-zh-cot", runs[fmt], limit=6, batch_size=3, max_new_tokens=8, dtype="float32")
+        evaluate(str(model), "mgsm-zh-cot", runs[fmt], limit=6, batch_size=3, dtype="float32")
     pivot = artifacts.read_json(runs["alpaca-pivot"] / "results.json")
     plain = artifacts.read_json(runs["alpaca"] / "results.json")
     assert pivot["prompt_format"] == "alpaca-pivot"
+    # room for the English part: 256 + 2 x the task's 512 (pivot_token_budget); the plain model keeps 512
+    assert (pivot["generation"]["max_new_tokens"], plain["generation"]["max_new_tokens"]) == (
+        {"mgsm-zh-cot": 1280}, {"mgsm-zh-cot": 512})
     entry = pivot["tasks"]["mgsm-zh-cot"]
     assert entry["metrics"]["accuracy"]["value"] == 100.0  # every final part holds the gold answer
     assert entry["metrics"]["pivot_missing"] == {

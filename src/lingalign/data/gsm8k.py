@@ -17,10 +17,10 @@ from pathlib import Path
 from lingalign.data import readers
 from lingalign.data.hashing import normalize_text
 
-# "<<48/2=24>>": an expression, "=", its value, on one line, no nested brackets. A malformed, unclosed
-# one ("<<69/3=23=23 kg", two in GSM8K train) is left alone: where it should end is not known; so are
-# shifts in code ("x << 2 >> 1": no "=").
-_CALCULATOR = re.compile(r"<<[^<>\n=]*=[^<>\n]*>>")
+# "<<48/2=24>>", also "<<10*x>>" or "<<40%>>": anything between << and >> on one line, no nested brackets.
+# A malformed, unclosed one ("<<69/3=23=23 kg", in two GSM8K train answers) is left alone: where it should
+# end is not known. The option is for GSM8K-style sources: it would also cut a C++ shift "a << b >> c".
+_CALCULATOR = re.compile(r"<<[^<>\n]*>>")
 _FINAL_MARK = "####"
 
 

@@ -34,6 +34,7 @@ from lingalign.prompting import (
     build_prompt,
     eval_stop_strings,
     model_pivot_separator,
+    pivot_token_budget,
     read_model_prompt_format,
 )
 from lingalign.provenance import for_evaluation
@@ -158,6 +159,8 @@ def evaluate(
     task_results = {}
     for task in task_list:
         task_max = max_new_tokens or task.max_new_tokens
+        if separator is not None and not max_new_tokens and task.kind != "choice":
+            task_max = pivot_token_budget(task_max)  # room for the English part before the final answer
         if new_tokens_cap:  # a ceiling (run recipes): lowers translation's 256 without raising QA's 48
             task_max = min(task_max, new_tokens_cap)
         generation["max_new_tokens"][task.name] = task_max

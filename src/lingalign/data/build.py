@@ -29,8 +29,11 @@ from lingalign.artifacts import (
 from lingalign.config import resolve_path
 from lingalign.data import readers
 from lingalign.data.clean import Cleaner, EvalTexts
+from lingalign.data.gsm8k import strip_calculator
 from lingalign.data.instructions import general_record, oriented, translation_record
 from lingalign.data.mixture import Pool, ShuffledWriter, plan_counts
+from lingalign.data.pivot import pivot_records
+from lingalign.data.question_alignment import question_alignment_records
 from lingalign.data.recipe import DataRecipe, Source, TranslateSpec, load_data_recipe
 from lingalign.data.tokens import TokenFilter
 from lingalign.data.translate import TRANSLATED_FILE, source_translation, translate_set, translation_folder
@@ -174,7 +177,9 @@ def _why_empty(drops: dict) -> str:
 
 
 def resolve_source(source: Source, base: str | Path | None) -> tuple[str, list[Path]]:
-    """A source's format and the files it reads, checked to exist (so errors come before any work)."""
+    """A source's format and the files it reads, checked to exist (so errors come before any work).
+
+    A pivot source on parallel questions reads its English answers too: that file comes last."""
     fmt = source_format(source, base)
     if source.paths:
         paths = [resolve_path(p, base) for p in source.paths]
@@ -186,6 +191,8 @@ def resolve_source(source: Source, base: str | Path | None) -> tuple[str, list[P
             paths = list(readers.flores_paths(path, tuple(source.languages)))
         else:
             paths = [path]
+    if source.pivot is not None and source.pivot.answers is not None:
+        paths = [*paths, resolve_path(source.pivot.answers, base)]
     for path in paths:
         if not path.is_file():
             raise UserError(f"{path}: file not found (source '{source.name}', format {fmt})",
@@ -202,7 +209,7 @@ def source_format(source: Source, base: str | Path | None = None) -> str:
     if source.paths:
         return "moses"
     path = source.path or ""
-    if source.kind == "instructions":
+    if source.kind == "instructions" or source.english_fields is not None:  # one record holds both sides
         if path.endswith(".json"):
             return "json"
         if path.endswith(".jsonl"):
@@ -221,21 +228,22 @@ def source_format(source: Source, base: str | Path | None = None) -> str:
 
 def source_records(source: Source, fmt: str, paths: list[Path], cleaner: Cleaner, recipe: DataRecipe) -> Iterator[dict]:
     """Cleaned instruction records of one source, in reading order."""
+    if source.kind == "question-alignment":
+        yield from question_alignment_records(source, fmt, paths, cleaner)
+        return
+    if source.pivot is not None:
+        yield from pivot_records(source, fmt, paths, cleaner)
+        return
     if source.kind == "instructions":
         for _, instruction, input, output in readers.read_instructions(paths[0], fmt, source.fields):
+            if source.strip_calculator:
+                output = strip_calculator(output)
             kept = cleaner.instruction(instruction, input, output, source.lang)
             if kept:
                 yield general_record(*kept, source.lang)
         return
     codes = tuple(source.languages)
-    if fmt == "tsv":
-        pairs = readers.read_tsv(paths[0])
-    elif fmt == "wikimatrix":
-        pairs = readers.read_wikimatrix(paths[0], source.min_score)
-    elif fmt == "jsonl":
-        pairs = readers.read_translation_jsonl(paths[0], codes)
-    else:
-        pairs = readers.read_line_pairs(paths[0], paths[1])
+    pairs = readers.read_pairs(fmt, paths, codes, source.min_score)
     ways = oriented(codes, source.direction or recipe.direction)
     for _, *sides in pairs:
         kept = cleaner.pair(sides[0], sides[1], codes)

@@ -100,6 +100,25 @@ class Cleaner:
             return self._drop("wrong_language")
         return instruction, input, output
 
+    def parallel_instruction(self, x: tuple[str, str, str], en: tuple[str, str, str],
+                             code: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """Both sides of a parallel instruction record ((instruction, input, output) in ``code`` and in
+        English), stripped, or None: as :meth:`instruction`, on both sides (langid checks both answers)."""
+        x, en = tuple(t.strip() for t in x), tuple(t.strip() for t in en)
+        if not (x[0] and x[2] and en[0] and en[2]):
+            return self._drop("empty")
+        if self.contamination is not None and self.contamination.contains(*x, *en):
+            return self._drop("contaminated")
+        if not self._first_time(*x, *en):
+            return self._drop("duplicate")
+        if self.config.langid and not (self._in_language(x[2], code) and self._in_language(en[2], "en")):
+            return self._drop("wrong_language")
+        return x, en
+
+    def count(self, reason: str) -> None:
+        """Count a drop decided outside these filters (a pivot record without an answer, ...)."""
+        self._drop(reason)
+
     def _first_time(self, *texts: str) -> bool:
         if not self.config.dedup:
             return True

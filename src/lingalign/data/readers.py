@@ -159,6 +159,18 @@ def _same_language(key: str, code: str) -> bool:
         return False
 
 
+def read_pairs(fmt: str, paths: list[Path], codes: tuple[str, str],
+               min_score: float | None = None) -> Iterator[tuple[int, str, str]]:
+    """``(line, side_0, side_1)`` of a parallel source in any bitext format, sides in ``codes`` order."""
+    if fmt == "tsv":
+        return read_tsv(paths[0])
+    if fmt == "wikimatrix":
+        return read_wikimatrix(paths[0], min_score)
+    if fmt == "jsonl":
+        return read_translation_jsonl(paths[0], codes)
+    return read_line_pairs(paths[0], paths[1])
+
+
 # ---- instruction sets -------------------------------------------------------------------------
 
 class _JsonText:
@@ -233,19 +245,34 @@ def read_instructions(path: Path, fmt: str, fields: dict[str, str]) -> Iterator[
     ``fields`` maps our names to the file's keys, e.g. ``{"instruction": "prompt", "output":
     "response"}``. ``instruction`` and ``output`` must be present; a missing ``input`` is empty.
     """
+    for number, values in read_fields(path, fmt, {"fields": fields}, ("instruction", "input", "output")):
+        yield number, values["fields"]["instruction"], values["fields"]["input"], values["fields"]["output"]
+
+
+def read_fields(path: Path, fmt: str, sides: dict[str, dict[str, str]],
+                names: tuple[str, ...]) -> Iterator[tuple[int, dict[str, dict[str, str]]]]:
+    """``(line, {side: {name: text}})``: the fields ``names`` of each record, once per side's key mapping.
+
+    A parallel instruction set holds both languages in one record (``en_instruction`` beside
+    ``zh_instruction``); each side (named by its recipe key: ``fields``, ``english_fields``) maps our
+    names to the file's keys (a name it does not map is looked up as itself). Every name but
+    ``input`` must be present (a missing ``input`` is empty).
+    """
     records = iter_json_array(path) if fmt == "json" else iter_jsonl(_require(path))
     for number, record in records:
         if not isinstance(record, dict):
             raise UserError(f"{where(path, number)}: expected a JSON object, got {type(record).__name__}")
-        values = []
-        for ours in ("instruction", "input", "output"):
-            key = fields.get(ours, ours)
-            value = record.get(key, "" if ours == "input" else None)
-            if value is None:
-                keys = ", ".join(list(record)[:8])
-                raise UserError(f"{where(path, number, key)}: missing field (record has {keys})",
-                                hint=f"map it in the recipe: fields: {{{ours}: <key in the file>}}")
-            if not isinstance(value, str):
-                raise UserError(f"{where(path, number, key)}: expected text, got {type(value).__name__}")
-            values.append(value)
-        yield number, *values
+        yield number, {side: {ours: _field(record, mapping.get(ours, ours), ours, side, path, number)
+                              for ours in names}
+                       for side, mapping in sides.items()}
+
+
+def _field(record: dict, key: str, ours: str, side: str, path: Path, number: int) -> str:
+    value = record.get(key, "" if ours == "input" else None)
+    if value is None:
+        keys = ", ".join(list(record)[:8])
+        raise UserError(f"{where(path, number, key)}: missing field (record has {keys})",
+                        hint=f"map it in the recipe: {side}: {{{ours}: <key in the file>}}")
+    if not isinstance(value, str):
+        raise UserError(f"{where(path, number, key)}: expected text, got {type(value).__name__}")
+    return value

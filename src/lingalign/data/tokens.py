@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator
 import tokenizers
 
 from lingalign.models import load_tokenizer, resolve_model
-from lingalign.prompting import build_prompt
+from lingalign.prompting import build_prompt, template_format
 
 BATCH = 2048
 _SLOT = "\x00"
@@ -47,7 +47,7 @@ class TokenFilter:
         folder = Path(model_name).expanduser()
         if not (folder / "tokenizer_config.json").exists():
             folder = Path(resolve_model(model_name))
-        if self.prompt_format == "alpaca" and (folder / "tokenizer.json").exists():
+        if template_format(self.prompt_format) == "alpaca" and (folder / "tokenizer.json").exists():
             engine = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
             count = lambda texts: [len(e.ids) for e in engine.encode_batch_fast(texts, add_special_tokens=False)]
             if engine.normalizer is None and isinstance(engine.pre_tokenizer, tokenizers.pre_tokenizers.ByteLevel):

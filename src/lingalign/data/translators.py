@@ -29,7 +29,7 @@ from lingalign.generation.batching import length_sorted_batches
 from lingalign.generation.dtype import resolve_dtype
 from lingalign.generation.stops import Answer, finish_answer
 from lingalign.models import load_tokenizer, resolve_model, torch_dtype
-from lingalign.prompting import build_prompt, eval_instruction, read_model_prompt_format, stop_strings
+from lingalign.prompting import build_prompt, eval_instruction, is_pivot, read_model_prompt_format, stop_strings
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,17 @@ class CausalTranslator:
 
     def __init__(self, path: str, src: str, tgt: str, *, backend: str, dtype: str, batch_size: int,
                  max_new_tokens: int, prompt_format: str, trust_remote_code: bool):
+        recorded = read_model_prompt_format(path)
+        if is_pivot(recorded):  # its answers open with the instruction restated in English
+            raise UserError(f"{path}: a pivot model ({recorded}) answers through English first; data translate "
+                            "keeps the first line of an answer, so it needs a model that answers with the translation",
+                            hint="translate with an MT model or a model trained without pivot answers")
         self.generator = make_generator(path, backend=backend, dtype=dtype, trust_remote_code=trust_remote_code)
         self.tokenizer = getattr(self.generator, "tokenizer", None)
         if self.tokenizer is None:  # vLLM keeps its own; ours only counts tokens and builds chat prompts
             self.tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code, padding_side="left")
         if prompt_format == "auto":  # a lingalign-trained model's own format, else chat for instruct models
-            prompt_format = read_model_prompt_format(path) or (
+            prompt_format = recorded or (
                 "chat" if getattr(self.tokenizer, "chat_template", None) else "alpaca")
         self.prompt_format = prompt_format
         self.instruction = eval_instruction(src, tgt)

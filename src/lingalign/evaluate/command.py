@@ -31,7 +31,7 @@ from lingalign.evaluate.tables import bootstrap_rows, compare_rows, print_table,
 from lingalign.launching import launcher, run_launcher
 from lingalign.models import load_tokenizer, resolve_model
 from lingalign.output_lock import output_lock
-from lingalign.prompting import read_model_prompt_format
+from lingalign.prompting import PROMPT_FORMATS, is_pivot, read_model_prompt_format
 from lingalign.tasks.base import default_data_root
 from lingalign.tasks.registry import available_tasks, family_forms
 from lingalign.tasks.user_sets import load_user_set
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "MGSM direct 64, step by step 512)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"],
                         help="auto (default): bfloat16 where the hardware computes in it, else float32")
-    parser.add_argument("--prompt-format", choices=["alpaca", "chat"],
+    parser.add_argument("--prompt-format", choices=PROMPT_FORMATS,
                         help="default: what the model folder records (lingalign_model.json), else alpaca")
     parser.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="generation backend (default hf)")
     parser.add_argument("--processes", type=int, metavar="N",
@@ -204,6 +204,10 @@ def _export(args, recipe, user_sets, tasks, model, data_root, split) -> int:
         model_path = resolve_model(model)
         fmt = fmt or read_model_prompt_format(model_path)
     fmt = fmt or "alpaca"
+    if is_pivot(fmt) and any(t.kind != "choice" for t in task_list):
+        raise UserError(f"prompt format {fmt}: generation tasks are not exported for a pivot model: lm-eval would "
+                        "score its English part too (lingalign eval scores only the final part)",
+                        hint="export the choice tasks only, or evaluate with lingalign eval")
     if fmt == "chat":
         if not model_path:
             raise UserError("--prompt-format chat needs --model: the prompts are rendered with its chat template")

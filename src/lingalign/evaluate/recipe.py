@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from lingalign.config import Strict
+from lingalign.prompting import PromptFormat
 from lingalign.tasks.user_sets import UserSet
 
 
@@ -26,6 +27,6 @@ class EvalRecipe(Strict):
     limit: int | None = None
     split: Literal["dev", "devtest"] = "devtest"
     data_root: str | None = None
-    prompt_format: Literal["alpaca", "chat"] | None = None
+    prompt_format: PromptFormat | None = None
     batch_size: int | None = None
     dtype: str | None = None

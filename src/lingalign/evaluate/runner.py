@@ -9,6 +9,8 @@ and raising ``--limit`` decodes the extra items (and the one unit they may share
 A different fingerprint discards the old predictions with a warning. At the end of a task the file
 is rewritten in the task's item order. Under ``torchrun`` / ``accelerate launch`` the units are
 shared out over the processes and merged into the same file (:mod:`lingalign.generation.work_units`).
+Predictions are stored as generated; a pivot model's (``alpaca-pivot``) are scored on their final
+part only (``scoring``, ``prompting.split_pivot``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from lingalign.generation.work_units import Processes, part_files, part_path, wo
 from lingalign.model_card.results import record_results
 from lingalign.models import load_tokenizer, resolve_model
 from lingalign.output_lock import output_lock
-from lingalign.prompting import PROMPT_FORMATS, build_prompt, eval_stop_strings, read_model_prompt_format
+from lingalign.prompting import (
+    PROMPT_FORMATS,
+    build_prompt,
+    eval_stop_strings,
+    model_pivot_separator,
+    pivot_token_budget,
+    read_model_prompt_format,
+)
 from lingalign.provenance import for_evaluation
 from lingalign.result_files import merge_results
 from lingalign.runtime import default_device
@@ -159,18 +168,20 @@ def evaluate(
     if fmt not in PROMPT_FORMATS:
         raise UserError(f"unknown prompt format {fmt!r}; expected one of {', '.join(PROMPT_FORMATS)}")
     stops = eval_stop_strings(fmt)  # the template's, and any new Alpaca section
+    separator = model_pivot_separator(model_path, fmt)  # a pivot model's answers are scored on their final part
     spm_path = scoring.spm_for(spm_model)
     # one writer per folder; under a launcher rank 0 holds it for the group (or shares its launcher's)
     with output_lock(out_dir, take=int(os.environ.get("RANK", "0")) == 0):
-        return _evaluate_tasks(model, model_path, task_list, out_dir, root, fmt, stops, spm_path, limit=limit,
+        return _evaluate_tasks(model, model_path, task_list, out_dir, root, fmt, stops, spm_path, separator,
+                               limit=limit,
                                batch_size=batch_size, dtype=dtype, backend=backend, split=split,
                                max_new_tokens=max_new_tokens, new_tokens_cap=new_tokens_cap,
                                comet_model=comet_model, trust_remote_code=trust_remote_code)
 
 
 def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir: Path, root: Path, fmt: str,
-                    stops: list[str], spm_path, *, limit, batch_size, dtype, backend, split, max_new_tokens,
-                    new_tokens_cap, comet_model, trust_remote_code) -> dict:
+                    stops: list[str], spm_path, separator: str | None, *, limit, batch_size, dtype, backend, split,
+                    max_new_tokens, new_tokens_cap, comet_model, trust_remote_code) -> dict:
     procs = Processes()  # one process, or one of several started by torchrun / accelerate launch
     if procs.world > 1 and backend == "vllm":
         raise UserError("--backend vllm runs in one process (vLLM batches and shards by itself)",
@@ -185,6 +196,8 @@ def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir:
     task_results, scored = {}, {}
     for task in task_list:
         task_max = max_new_tokens or task.max_new_tokens
+        if separator is not None and not max_new_tokens and task.kind != "choice":
+            task_max = pivot_token_budget(task_max)  # room for the English part before the final answer
         if new_tokens_cap:  # a ceiling (run recipes): lowers translation's 256 without raising QA's 48
             task_max = min(task_max, new_tokens_cap)
         generation["max_new_tokens"][task.name] = task_max
@@ -197,7 +210,8 @@ def _evaluate_tasks(model: str, model_path: str, task_list: list[Task], out_dir:
         selected = task.examples[:limit] if limit else task.examples
         records = _predict(task, selected, out_dir, fingerprint, runtime, fmt, stops, task_max, batch_size, procs)
         if procs.main:
-            task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model)
+            task_results[task.name] = scoring.score_task(task, records, spm_path=spm_path, comet_model=comet_model,
+                                                         pivot_separator=separator)
             scored[task.name] = records
 
     if not procs.main:  # rank 0 scores and writes; the others return what it wrote

@@ -1,4 +1,7 @@
-"""Turn a task's stored predictions into its metrics entry of ``results.json`` (values 0-100)."""
+"""Turn a task's stored predictions into its metrics entry of ``results.json`` (values 0-100).
+
+A pivot model's predictions (prompt format ``alpaca-pivot``) are scored on their final part only
+(``prompting.split_pivot``), and the entry says how often the separator was missing."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from lingalign.metrics.answer_language import answer_language
 from lingalign.metrics.math_answers import is_correct, last_number
 from lingalign.metrics.qa import normalisation_name, score_qa
 from lingalign.metrics.translation import find_spm_model, score_comet, score_translation
+from lingalign.prompting import scored_answer, split_pivot
 from lingalign.tasks.base import Task
 
 
@@ -26,7 +30,10 @@ def copy_source_floor(sources: list[str], references: list[str], lang: str, spm_
     return {name: m["value"] for name, m in score_translation(sources, references, lang, spm_path).items()}
 
 
-def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None, comet_model=None) -> dict:
+def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None, comet_model=None,
+               pivot_separator: str | None = None) -> dict:
+    """``pivot_separator``: set for a pivot model; its generated answers are scored (and language-checked)
+    on their final part, and the entry gets ``pivot_separator`` and the metric ``pivot_missing``."""
     entry = {"n": len(records), "kind": task.kind, "lang": task.lang, "files": [p.name for p in task.files]}
     if task.split:
         entry["split"] = task.split
@@ -39,8 +46,12 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
     references = [r["references"] for r in records]
     # answers cut by max_new_tokens inside a multi-byte character, whose half character was dropped
     entry["cut_characters"] = sum(1 for r in records if r.get("cut_characters"))
+    parts = None
+    if pivot_separator is not None:
+        parts = [split_pivot(p, pivot_separator) for p in predictions]
+        predictions = [p.final for p in parts]
     if task.kind == "math":
-        return score_math(task, entry, predictions, [r[0] for r in references])
+        return _with_pivot(score_math(task, entry, predictions, [r[0] for r in references]), parts, pivot_separator)
     if task.kind == "qa":
         scores = score_qa(predictions, references, task.lang)
         metrics = {name: {"value": round(100 * value, 4)} for name, value in scores.items()}
@@ -62,6 +73,20 @@ def score_task(task: Task, records: list[dict], *, spm_path: Path | None = None,
                 entry["note"] = "COMET skipped: unbabel-comet is not installed"
     metrics["answer_lang"] = answer_language(predictions, task.lang)
     entry["metrics"] = metrics
+    return _with_pivot(entry, parts, pivot_separator)
+
+
+def _with_pivot(entry: dict, parts: list | None, separator: str | None) -> dict:
+    """How often a pivot model's answer had no separator (scored whole) or repeated it (cut at the second);
+    ``entry`` unchanged for other models."""
+    if parts is None:
+        return entry
+    missing = sum(not p.found for p in parts)
+    entry["pivot_separator"] = separator
+    entry["metrics"]["pivot_missing"] = {
+        "value": round(100 * missing / max(len(parts), 1), 4), "count": missing,
+        "repeated": sum(p.repeated for p in parts),
+        "scoring": "share of answers without the separator, scored whole; the others on their final part"}
     return entry
 
 
@@ -103,6 +128,7 @@ def add_consistency(tasks: dict[str, dict], records: Callable[[str], list[dict] 
         ours, theirs = records(name), records(english)
         if not ours or not theirs:
             continue
+        ours, theirs = final_parts(ours, entry), final_parts(theirs, other)  # a pivot model's final answers
         found = cross_lingual.consistency(kind, ours, theirs, {**entry, "prompt_format": prompt_format},
                                           {**other, "prompt_format": prompt_format})
         if found is None:
@@ -111,3 +137,11 @@ def add_consistency(tasks: dict[str, dict], records: Callable[[str], list[dict] 
                                                           "scoring": cross_lingual.SCORING[kind]}
         added.append(name)
     return added
+
+
+def final_parts(records: list[dict], entry: dict) -> list[dict]:
+    """The records with each prediction as it was scored: a pivot model's cut to its final part."""
+    separator = entry.get("pivot_separator")
+    if not separator:
+        return records
+    return [{**r, "prediction": scored_answer(r["prediction"], separator)} for r in records]

@@ -17,6 +17,8 @@ items easy or hard, and scoring them on one draw cancels that shared variation.
   own ``PairedTest`` reports each system's interval and a p-value but not the interval of the
   difference, and seeds itself from an environment variable, so its statistics are used directly.
 * COMET has no stored segment scores, so it gets no interval.
+* A pivot model's predictions (its task entry has ``pivot_separator``) are cut to their final part
+  first, as the evaluate stage scored them (``prompting.scored_answer``).
 
 Each draw is a row of item counts, shared by every metric and both systems; the interval is the
 percentile interval of the per-draw differences, the p-value the two-sided share of null-centred
@@ -32,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from lingalign.errors import UserError
+from lingalign.evaluate.scoring import final_parts
 from lingalign.metrics import consistency as cross_lingual
 from lingalign.metrics.per_item import PER_ITEM, corpus_metric, item_scores, score_from_stats, segment_stats
 from lingalign.metrics.resampling import paired_summary, resample_counts
@@ -104,6 +107,7 @@ def paired_bootstrap(run_a_dir: str | Path, run_b_dir: str | Path, task: str, me
         raise UserError(f"{task}: the runs have different references for {len(differ)} shared ids "
                         f"(first: {differ[0]!r}); they scored different data (split or data root?)")
 
+    rec_a, rec_b = final_parts(rec_a, entry_a), final_parts(rec_b, entry_b)
     n = len(ids)
     per_item, corpus, signatures = {}, {}, {}
     for metric in wanted:
@@ -170,6 +174,7 @@ def _consistency_items(run, task: str, english: str, kind: str) -> tuple[list[st
     except UserError:
         return None
     fmt = data.get("prompt_format")
+    ours, theirs = final_parts(ours, data["tasks"][task]), final_parts(theirs, data["tasks"][english])
     return cross_lingual.item_consistency(kind, ours, theirs, {**data["tasks"][task], "prompt_format": fmt},
                                           {**data["tasks"][english], "prompt_format": fmt})
 

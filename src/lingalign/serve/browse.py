@@ -26,6 +26,7 @@ from lingalign.errors import UserError
 from lingalign.langid import base_code, detect
 from lingalign.metrics.per_item import corpus_metric
 from lingalign.metrics.per_item import item_scores as stage_item_scores
+from lingalign.prompting import model_pivot_separator, read_model_prompt_format, scored_answer
 from lingalign.serve.runfolder import BASE, RunFolder
 from lingalign.tasks.base import default_data_root
 from lingalign.tasks.registry import expected_from_task, load_builtin
@@ -68,6 +69,14 @@ class Predictions:
         entry = (data.get("tasks") or {}).get(task) if isinstance(data, dict) else None
         return {**entry, "_data_root": data.get("data_root")} if isinstance(entry, dict) else {}
 
+    def _pivot_separator(self, label: str, task: str) -> str | None:
+        """Where a pivot model's answers split (results.json's, else its model folder's); None for other models."""
+        entry = self._results_entry(label, task)
+        if entry:
+            return entry.get("pivot_separator")
+        folder = self.run.root / "models" / label
+        return model_pivot_separator(folder, read_model_prompt_format(folder) or "alpaca")
+
     def _kind_and_lang(self, task: str, files: dict[str, Path]) -> tuple[str, str | None]:
         """From results.json when written; while an evaluation runs, from the task's name."""
         for label in files:
@@ -102,12 +111,15 @@ class Predictions:
         for label, path in files.items():
             records = [r for r in read_jsonl_tolerant(path) if isinstance(r, dict) and "id" in r and "prediction" in r]
             records = list({str(r["id"]): r for r in records}.values())  # a re-written id: the last line wins
-            scores = item_scores(kind, lang, records)
+            separator = self._pivot_separator(label, task) if kind != "choice" else None
+            scored = [{**r, "prediction": scored_answer(r["prediction"], separator)} for r in records] \
+                if separator else records  # a pivot model is scored on its final part, as evaluation does
+            scores = item_scores(kind, lang, scored)
             for i, record in enumerate(records):
                 key = str(record["id"])
                 item = items.setdefault(key, _item(key, record, examples.get(key), kind))
                 text = record["prediction"]
-                answer_lang = detect(text) if kind in ("qa", "translation") else None
+                answer_lang = detect(scored[i]["prediction"]) if kind in ("qa", "translation") else None
                 item["preds"][label] = {
                     "text": text if isinstance(text, str) else str(text),
                     "scores": {m: round(float(v[i]), 2) for m, v in scores.items()},

@@ -3,7 +3,9 @@
 The prompt and the response are tokenised separately and concatenated, with the tokenizer's
 end-of-sequence id appended: the boundary is exact (no BPE merge across it, just as at inference
 where generation starts right after the prompt ids), and the loss covers the response and its EOS,
-so the model learns to stop. Over-long examples follow a stated policy and are counted:
+so the model learns to stop. Pivot records (``task: pivot``, answers through English) need a pivot prompt
+format (``alpaca-pivot``): the model folder records it, and only then does evaluation score just the
+final part of the answers. Over-long examples follow a stated policy and are counted:
 
 * ``drop``: the example is left out.
 * ``truncate``: the ``input`` field is shortened (from its end) until the example fits; if the
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from lingalign.artifacts import iter_jsonl
 from lingalign.errors import UserError, where
-from lingalign.prompting import build_prompt
+from lingalign.prompting import build_prompt, is_pivot
 
 IGNORE = -100  # label value the loss skips
 
@@ -91,6 +93,10 @@ def load_examples(path: Path, tokenizer, fmt: str, max_length: int, policy: str)
                 raise UserError(f"{where(path, line_no, key)}: expected a string field {key!r}", hint=hint)
         if not isinstance(record.get("input", ""), str):
             raise UserError(f"{where(path, line_no, 'input')}: expected a string")
+        if record.get("task") == "pivot" and not is_pivot(fmt):
+            raise UserError(f"{where(path, line_no)}: a pivot record (answers through English, then in the user's "
+                            f"language) but train.prompt_format is {fmt}",
+                            hint="set prompt_format: alpaca-pivot, so that evaluation scores only the final answer")
         example, status = tokenize_record(record, tokenizer, fmt, max_length, policy)
         counts["records"] += 1
         counts[status] += 1

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lingalign.config import Strict
 from lingalign.models import DEFAULT_MODEL
+from lingalign.prompting import PromptFormat
 
 # Every linear projection of a LLaMA-style attention block and MLP.
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -51,7 +52,7 @@ class TrainConfig(Strict):
 
     model: str = DEFAULT_MODEL
     trust_remote_code: bool = False
-    prompt_format: Literal["alpaca", "chat"] = "alpaca"
+    prompt_format: PromptFormat = "alpaca"  # alpaca-pivot: answers through English (docs/data.md, pivot)
     method: Literal["full", "lora", "dpo"] = "full"
     lora: LoraConfig = Field(default_factory=LoraConfig)
     # Only with method: dpo (filled with the defaults then). Left out of the resolved config when

@@ -73,13 +73,12 @@ def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path,
     monkeypatch.setattr(HFGenerator, "generate", counting)
     with caplog.at_level(logging.INFO, logger="lingalign.evaluate.runner"):
         again = evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)
-    # a progress line per batch of 3 while the unit decodes, then the unit stored
-    assert "xquad-zh: 3 to generate: 6 items in 1 unit(s) of up to 24" in caplog.text
-    assert "xquad-zh: 3/6 decoded" in caplog.text and "xquad-zh: 6/6 decoded" in caplog.text
+    # units are one batch of 3 here (2 batches < 8: one unit per batch); the first unit is stored
+    # whole, the second has a torn line only, so only it is decoded again, from the same batch company
+    assert "xquad-zh: 3 to generate: 3 items in 1 unit(s) of up to 3" in caplog.text
+    assert "xquad-zh: 3/3 decoded" in caplog.text
     assert "xquad-zh: unit 1/1 done, 6 predictions stored" in caplog.text
-    # each task is one work unit (6 items < batch 3 x 8): it is decoded again whole, so the 3 missing
-    # predictions come from the same batches as in the fresh run; only those 3 are added
-    assert len(generated) == 12
+    assert len(generated) == 6
     assert again["tasks"] == results["tasks"]
     for task in ("xquad-zh", "flores-en-zh"):
         assert _predictions(resumed, task) == _predictions(out, task)
@@ -91,7 +90,7 @@ def test_resume_after_a_kill_equals_a_fresh_run(fresh, tiny_model_dir, tmp_path,
     evaluate(str(tiny_model_dir), TASKS, resumed, **FAST)  # complete: nothing to generate
     assert generated == []
     more = evaluate(str(tiny_model_dir), "xquad-zh", resumed, **{**FAST, "limit": 8})
-    assert len(generated) == 8 and more["tasks"]["xquad-zh"]["n"] == 8  # the unit of items 1-8, decoded whole
+    assert len(generated) == 2 and more["tasks"]["xquad-zh"]["n"] == 8  # only the new unit (items 7-8)
     assert _predictions(resumed, "xquad-zh").items() >= _predictions(out, "xquad-zh").items()  # the 6 are kept
     assert "flores-en-zh" in more["tasks"]  # earlier tasks of the same model are kept
 

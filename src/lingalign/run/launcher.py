@@ -24,10 +24,11 @@ log = logging.getLogger("lingalign.run")
 
 
 def launch_train(plan: Plan, name: str, config, data_dir: Path, folder: Path, *, force: bool,
-                 stop_after: Optional[int] = None) -> None:
+                 stop_after: Optional[int] = None, start: Optional[str] = None) -> None:
     """Run ``lingalign train`` under ``accelerate launch`` (one process per GPU); its output streams through.
 
-    ``stop_after`` is passed on as ``--stop-after`` (a checkpoint, then exit), as ``train`` takes it.
+    ``stop_after`` is passed on as ``--stop-after`` (a checkpoint, then exit), as ``train`` takes it;
+    ``start`` (a staged model's upstream fingerprint) as ``--start-fingerprint``.
     """
     recipe = plan.out / "launch" / f"{name}.yaml"
     write_text(recipe, dump_yaml(config))
@@ -41,6 +42,7 @@ def launch_train(plan: Plan, name: str, config, data_dir: Path, folder: Path, *,
     command += ["-m", "lingalign.cli", "train", str(recipe), "--data", str(data_dir), "-o", str(folder), "--resume"]
     command += ["--force"] if force else []
     command += ["--stop-after", str(stop_after)] if stop_after else []
+    command += ["--start-fingerprint", start] if start else []
     log.info("launch: %s", " ".join(command))
     done = subprocess.run(command, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     if done.returncode != 0:

@@ -67,7 +67,7 @@ def describe(plan: Plan, keys: Optional[StepKeys] = None) -> str:
         origin = f"of {cfg.model}"
         if start is not None:  # a stage: it starts from another model of the run
             origin = f"from models/{start.upstream} (train:{start.upstream}"
-            origin += (f"; a LoRA adapter (lora.merge: false): merged first into {start.folder}/)"
+            origin += (f"; a LoRA adapter with lora.merge: false, merged first into {start.folder}/)"
                        if start.merge_first else ")")
         lines.append(
             f"  train:{spec.name}: {cfg.method} fine-tuning {origin} on data:{spec.data}: "

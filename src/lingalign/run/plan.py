@@ -157,7 +157,7 @@ def _check_chain(models: list[ModelSpec], source: str) -> dict[str, Optional[str
         key = f"{source} [models.{spec.name}.init]"
         if spec.init is None or spec.init == BASE:  # naming the base model is the default, said out loud
             if spec.init == BASE and "model" in given_keys(spec.train):
-                raise UserError(f"{key}: init: {BASE} and models.{spec.name}.train.model both say where "
+                raise UserError(f"{key}: conflicts with models.{spec.name}.train.model: both say where "
                                 f"{spec.name} starts; keep one")
             init[spec.name] = None
             continue
@@ -168,8 +168,8 @@ def _check_chain(models: list[ModelSpec], source: str) -> dict[str, Optional[str
             raise UserError(f"{key}: no model named {spec.init!r} in this run; models: {', '.join(names)} "
                             f"(or {BASE}, the base model, the default)")
         if "model" in given_keys(spec.train):
-            raise UserError(f"{key}: and models.{spec.name}.train.model both say where {spec.name} starts; "
-                            f"keep one (init: starts from models/{spec.init} of this run)")
+            raise UserError(f"{key}: conflicts with models.{spec.name}.train.model: both say where {spec.name} "
+                            f"starts; keep one (init: starts from models/{spec.init} of this run)")
         init[spec.name] = spec.init
     for name in names:  # each model starts from at most one: a cycle is a chain that comes back
         chain = [name]

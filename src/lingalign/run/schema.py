@@ -8,6 +8,7 @@ and optionally an alignment analysis and an ``accelerate launch`` setup. See doc
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Discriminator, Field, Tag
@@ -40,10 +41,13 @@ DATASET_TAGS = {"data recipe": DataRecipe, "preference file": PreferenceFile}
 
 
 def _dataset_tag(entry: Any) -> str:
-    """Which kind an entry is: a mapping with ``preference_file`` is a preference file, anything else a recipe."""
+    """Which kind an entry is: a mapping with ``preference_file`` (or, without ``sources``, a key spelt
+    like it) is a preference file; anything else a data recipe, which the schema then checks."""
     if isinstance(entry, dict):
-        return "preference file" if "preference_file" in entry else "data recipe"
-    return next(tag for tag, kind in DATASET_TAGS.items() if isinstance(entry, kind))
+        keys = [str(key) for key in entry]
+        misspelt = "sources" not in entry and difflib.get_close_matches("preference_file", keys, n=1)
+        return "preference file" if "preference_file" in entry or misspelt else "data recipe"
+    return next((tag for tag, kind in DATASET_TAGS.items() if isinstance(entry, kind)), "data recipe")
 
 
 INSTRUCTIONS, PREFERENCE_PAIRS = "instruction records", "preference pairs"

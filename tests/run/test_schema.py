@@ -36,7 +36,8 @@ def plan(tmp_path: Path, **changes) -> Plan:
     ({"datasets": {"en": {"sources": [SOURCE]}, "p": {"preference_file": "p.jsonl", "seed": 1}}},
      "r.yaml: datasets.p.seed: unknown key. Valid keys: preference_file."),
     ({"datasets": {"en": 3}}, "r.yaml: datasets.en: Input should be a valid dictionary or instance of DataRecipe"),
-    ({"models": [{"name": "m1", "data": "en", "inti": "m0"}]}, "r.yaml: models.m1.inti: unknown key. Did you mean 'init'?"),
+    ({"models": [{"name": "m1", "data": "en", "inti": "m0"}]},
+     "r.yaml: models.m1.inti: unknown key. Did you mean 'init'?"),
 ])
 def test_a_mistake_is_one_line_naming_its_recipe_key(tmp_path, changes, message):
     with pytest.raises(UserError) as err:

@@ -147,6 +147,7 @@ def test_a_stage_starts_from_its_upstream_and_records_it(chain, tiny_model_dir):
     log = [json.loads(line)["step"] for line in (out / "run_log.jsonl").read_text().splitlines()]
     assert log.index("train:stage1") < log.index("train:stage2") < log.index("eval:stage2")
     assert read_json(out / "eval" / "stage2" / "results.json")["tasks"]["flores-en-zh"]["n"] == 2
+    assert "<p>Staged: stage2 from stage1 (only the weights carry over" in (out / "report.html").read_text()
 
 
 def test_dry_run_in_an_empty_folder_prints_the_fingerprints_the_chain_wrote(chain, tmp_path, capsys):

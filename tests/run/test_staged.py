@@ -335,3 +335,30 @@ def test_naming_the_base_model_as_init_is_the_default(tmp_path, tiny_model_dir, 
         assert run(recipe, tmp_path / "out", "--dry-run") == 0
         plans.append(printed(capsys.readouterr().out))
     assert plans[0] == plans[1] and "train:a" in plans[0]
+
+
+def test_a_launched_stage_passes_its_upstream_fingerprint_to_lingalign_train(tmp_path, tiny_model_dir, monkeypatch):
+    """Under ``launch:`` a stage is started as ``lingalign train ... --start-fingerprint FP``; here the command
+    runs in this process (no accelerate), so the flag's way through the train CLI is what is checked."""
+    from types import SimpleNamespace
+
+    from lingalign.run import launcher
+
+    commands, real_run = [], launcher.subprocess.run
+
+    def in_process(command, *args, **kwargs):
+        if "lingalign.cli" not in command:  # other tools (e.g. reading the CPU's model for provenance)
+            return real_run(command, *args, **kwargs)
+        commands.append(command)
+        return SimpleNamespace(returncode=main(command[command.index("lingalign.cli") + 1:]))
+
+    monkeypatch.setattr(launcher.subprocess, "run", in_process)
+    recipes = Path(__file__).resolve().parents[2] / "recipes"
+    launch = {"accelerate_config": str(recipes / "accelerate" / "ddp.yaml"), "num_processes": 1}
+    out = tmp_path / "out"
+    assert run(write_recipe(tmp_path, experiment(tiny_model_dir, CHAIN[:2], launch=launch)), out) == 0
+    fingerprints = written_fingerprints(out)
+    assert len(commands) == 2 and "--start-fingerprint" not in commands[0]
+    assert commands[1][commands[1].index("--start-fingerprint") + 1] == fingerprints["train:stage1"]
+    assert read_json(out / "models" / "stage2" / "manifest.json")["inputs"]["start_fingerprint"] == \
+        fingerprints["train:stage1"]

@@ -13,7 +13,7 @@ import difflib
 import os
 import types
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Callable, Optional, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -150,6 +150,10 @@ def _inside(annotation: Any, part: str | int) -> Any:
         field = annotation.model_fields.get(part) if isinstance(part, str) else None
         return field.annotation if field is not None else None
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # a tagged union (pydantic's Discriminator) names the member it chose in the location
+        members = {meta.tag: get_args(m)[0] for m in get_args(args[0]) if get_origin(m) is Annotated
+                   for meta in get_args(m)[1:] if hasattr(meta, "tag")}
+        return members[part] if part in members else _inside(args[0], part)
     if origin in (Union, types.UnionType):
         return next((found for arg in args if arg is not type(None)
                      for found in [_inside(arg, part)] if found is not None), None)

@@ -33,6 +33,11 @@ def plan(tmp_path: Path, **changes) -> Plan:
      "r.yaml: datasets.en.sources.0.cuont: unknown key. Did you mean 'count'?"),
     ({"datasets": {"en": {"sed": 1, "sources": [SOURCE]}}},
      "r.yaml: datasets.en.sed: unknown key. Did you mean 'seed'?"),
+    ({"datasets": {"en": {"sources": [SOURCE]}, "p": {"preference_file": "p.jsonl", "seed": 1}}},
+     "r.yaml: datasets.p.seed: unknown key. Valid keys: preference_file."),
+    ({"datasets": {"en": 3}}, "r.yaml: datasets.en: Input should be a valid dictionary or instance of DataRecipe"),
+    ({"models": [{"name": "m1", "data": "en", "inti": "m0"}]},
+     "r.yaml: models.m1.inti: unknown key. Did you mean 'init'?"),
 ])
 def test_a_mistake_is_one_line_naming_its_recipe_key(tmp_path, changes, message):
     with pytest.raises(UserError) as err:
@@ -63,3 +68,10 @@ def test_the_7b_recipes_share_a_base_that_does_not_run_alone(tmp_path):
         assert list(made.datasets) == ["alpaca-en", f"x-llama-{lang}"]
         assert made.trains[f"x-llama-{lang}"].learning_rate == 2e-5 and made.processes == 8
         assert f"mlqa-{lang}" in made.experiment.evaluate.tasks or lang in ("el", "tr")
+
+
+def test_a_misspelt_preference_file_is_named_as_one(tmp_path):
+    with pytest.raises(UserError) as err:
+        plan(tmp_path, datasets={"en": {"sources": [SOURCE]}, "p": {"preference_flie": "p.jsonl"}})
+    assert "datasets.p.preference_flie: unknown key. Did you mean 'preference_file'?" in err.value.message
+    assert "sources" not in err.value.message  # not read as a data recipe

@@ -81,3 +81,13 @@ def test_streamed_text_holds_back_a_stop_string_being_written():
     assert visible("Hello ### Instr", stops) == "Hello "  # could be "### Instruction:"
     assert visible("Hello ### Instruction: more", stops) == "Hello "
     assert visible("a # b", stops) == "a # b"            # a lone "#" followed by text is not a stop
+
+
+def test_staged_models_are_planned_in_training_order(tmp_path):
+    """A model with init: trains after the model it starts from, as lingalign run orders it."""
+    (tmp_path / "recipe.yaml").write_text(
+        "datasets: {a: {}, b: {}}\nmodels:\n  - {name: two, data: a, init: one}\n  - {name: solo, data: a}\n"
+        "  - {name: one, data: b}\n", encoding="utf-8")
+    run = RunFolder(tmp_path)
+    assert run.planned_steps() == ["data:a", "data:b", "train:solo", "train:one", "train:two"]
+    assert run.model_names() == ["two", "solo", "one"]

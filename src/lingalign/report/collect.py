@@ -54,6 +54,17 @@ def baseline_model(models: list[str]) -> str | None:
     return models[0] if models else None
 
 
+def _stages(recipe_text: str | None) -> dict[str, str]:
+    """Model -> the model of the run it started from (``init:`` in the recipe; the base model is left out)."""
+    try:
+        recipe = yaml.safe_load(recipe_text) if recipe_text else None
+    except yaml.YAMLError:
+        return {}
+    models = recipe.get("models") if isinstance(recipe, dict) else None
+    return {m["name"]: m["init"] for m in models or [] if isinstance(m, dict)
+            and isinstance(m.get("name"), str) and isinstance(m.get("init"), str) and m["init"] != "base"}
+
+
 def extra_results(paths) -> dict[str, dict]:
     """More models' results given by hand (lingalign results.json or lm-eval results files), by label.
 
@@ -97,6 +108,7 @@ def collect(run_dir: str | Path, extra: list | None = None) -> dict:
         if rows:
             curves[path.parent.name] = rows
     found["train_curves"] = curves
+    found["stages"] = _stages(found["recipe_text"])
 
     found["alignment"] = _load_json(run / "analysis/align/alignment.json")
     found["alignment_images"] = sorted(str(p) for p in run.glob("analysis/align/*.png"))

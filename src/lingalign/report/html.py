@@ -213,7 +213,11 @@ def render(found: dict) -> str:
     ]
     if found["train_curves"]:
         curves = training_curves(found["train_curves"])
-        sections.append(f'<h2>Training</h2><div class=charts><img alt="training curves" src="{curves}"></div>')
+        stages = found.get("stages") or {}
+        chain = ("<p>Staged: " + "; ".join(f"{_e(name)} from {_e(start)}" for name, start in stages.items())
+                 + " (only the weights carry over: each stage has its own schedule, optimizer and data order).</p>"
+                 if stages else "")
+        sections.append(f'<h2>Training</h2>{chain}<div class=charts><img alt="training curves" src="{curves}"></div>')
     sections.append(_alignment_section(found))
     sections.append(_images("Answer languages", found["responses_images"]))
     sections.append(_scaling_section(found))

@@ -2,7 +2,8 @@
 
 The package sits above the stages: it imports them, they never import it.
 
-- ``schema``: the experiment recipe (typed); ``plan``: the validated recipe as stage configs;
+- ``schema``: the experiment recipe (typed); ``plan``: the validated recipe as stage configs, the
+  training order of staged models (``init:``); ``datasets``: each kind of dataset entry and its step;
 - ``inputs``: what must exist before the pending steps run; ``fingerprints``: each step's key and
   whether the run folder already holds it; ``steps``: the step cache (markers, run log);
 - ``execute``: the steps in order; ``launcher``: training under ``accelerate launch``;

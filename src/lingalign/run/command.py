@@ -2,10 +2,11 @@
 
 An experiment recipe names a base model, named datasets (data-stage recipes), the models to train
 (each on one dataset, with optional overrides of the shared ``train:`` section), the evaluation
-tasks, and optionally an alignment analysis. ``lingalign run RECIPE -o DIR`` executes the steps in
-order. Each step is cached by the fingerprint of its inputs and settings (``DIR/steps/*.json``), so
-a second run does nothing, and a run killed at any point resumes: finished steps are skipped,
-training continues from its last checkpoint and evaluation from its last written prediction.
+tasks, and optionally an alignment analysis. A model may start from another model of the run
+(``init:``, staged training). ``lingalign run RECIPE -o DIR`` executes the steps in order. Each
+step is cached by the fingerprint of its inputs and settings (``DIR/steps/*.json``), so a second
+run does nothing, and a run killed at any point resumes: finished steps are skipped, training
+continues from its last checkpoint and evaluation from its last written prediction.
 Before any work, every input the pending steps need is checked to exist, so a typo in a path fails
 in a second, not after hours of training. See docs/run.md.
 
@@ -17,6 +18,7 @@ Layout of DIR (the report and the stages read the same files):
     data/<dataset>/             lingalign data build         models/<model>/ lingalign train
     eval/<model>/               lingalign eval               analysis/align/ lingalign analyze align
     launch/<model>.yaml         resolved train recipe of a step started with `accelerate launch`
+    merged/<model>/             a LoRA adapter (lora.merge: false) merged, for a model that starts from it (init:)
     report.html                 lingalign report
 """
 

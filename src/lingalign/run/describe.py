@@ -11,6 +11,7 @@ import math
 from typing import Optional
 
 from lingalign.artifacts import read_manifest
+from lingalign.run.datasets import dataset_kind
 from lingalign.run.fingerprints import StepKeys, step_keys, translation_dir, translation_steps
 from lingalign.run.inputs import missing_inputs
 from lingalign.run.plan import Plan, looks_like_path
@@ -45,23 +46,15 @@ def describe(plan: Plan, keys: Optional[StepKeys] = None) -> str:
                      f"({size}) with {spec.model}{status(key)}")
     counts = {}
     used = plan.used_datasets()
-    for name, recipe in plan.datasets.items():
-        built = read_manifest(out / "data" / name)
-        if built:
-            counts[name] = built.get("counts", {}).get("records")
-            detail = f"{counts[name]} records (built)"
-        else:
-            explicit = [s.count for s in recipe.sources]
-            counts[name] = sum(explicit) if all(c is not None for c in explicit) else recipe.total
-            detail = f"{counts[name]} records" if counts[name] else "all records of its sources (counted when built)"
-        sources = ", ".join(f"{s.name}={s.count if s.count is not None else 'all'}" for s in recipe.sources)
+    for name in plan.datasets:
+        counts[name], detail = dataset_kind(plan, name).summary(read_manifest(out / "data" / name))
         state = status(f"data:{name}") if name in used else "; not built: no model trains on it [unused]"
-        lines.append(f"  data:{name}: {detail}; sources {sources}{state}")
+        lines.append(f"  data:{name}: {detail}{state}")
     world = plan.processes or 1
-    for spec in exp.models:
+    for spec in plan.training_order():
         cfg = plan.trains[spec.name]
         per_step = cfg.micro_batch_size * cfg.gradient_accumulation_steps * world
-        unit = "packed rows" if cfg.packing else "sequences"
+        unit = "pairs" if cfg.method == "dpo" else "packed rows" if cfg.packing else "sequences"
         n = counts.get(spec.data)
         steps = (f"<= {math.ceil(n / per_step) * cfg.epochs} optimizer steps" if n
                  else "steps known after the data build")
@@ -70,8 +63,14 @@ def describe(plan: Plan, keys: Optional[StepKeys] = None) -> str:
         trained = read_manifest(out / "models" / spec.name) or {}
         tokens = trained.get("counts", {}).get("tokens")
         tokens = f", {tokens} tokens per epoch" if tokens else ""
+        start = plan.starts.get(spec.name)
+        origin = f"of {cfg.model}"
+        if start is not None:  # a stage: it starts from another model of the run
+            origin = f"from models/{start.upstream} (train:{start.upstream}"
+            origin += (f"; a LoRA adapter with lora.merge: false, merged first into {start.folder}/)"
+                       if start.merge_first else ")")
         lines.append(
-            f"  train:{spec.name}: {cfg.method} fine-tuning of {cfg.model} on data:{spec.data}: "
+            f"  train:{spec.name}: {cfg.method} fine-tuning {origin} on data:{spec.data}: "
             f"{cfg.epochs} epoch(s), lr {cfg.learning_rate:g} {cfg.lr_scheduler}, warm-up {cfg.warmup_ratio:.0%}, "
             f"effective batch {per_step} {unit} ({cfg.micro_batch_size} per micro-batch x "
             f"{cfg.gradient_accumulation_steps} accumulation x {world} process{'es' if world > 1 else ''}), "

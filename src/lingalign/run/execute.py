@@ -1,30 +1,33 @@
 """Running a plan: every step in order, each skipped when the run folder already holds its result.
 
-Order: translations (Alpaca-X made by machine translation), datasets, training, evaluation,
-alignment analysis, then the report (rewritten when any step ran). A run killed at any point
-resumes: finished steps are skipped, training continues from its last checkpoint and evaluation
-from its last written prediction.
+Order: translations (Alpaca-X made by machine translation), datasets, training (each model after
+the model it starts from), evaluation, alignment analysis, then the report (rewritten when any step
+ran). A run killed at any point resumes: finished steps are skipped, training continues from its
+last checkpoint (at any stage of a chain) and evaluation from its last written prediction.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 from lingalign import evaluate as evaluate_stage
 from lingalign import train as train_stage
 from lingalign.analysis import align
-from lingalign.artifacts import read_json, read_manifest
+from lingalign.artifacts import is_complete, read_json, read_manifest, write_manifest
 from lingalign.config import resolve_path
-from lingalign.data.build import build_dataset, resolve_source
+from lingalign.data.build import resolve_source
 from lingalign.data.translate import translate_set
 from lingalign.report.command import write_report
 from lingalign.run import launcher
-from lingalign.run.fingerprints import data_fingerprint, pending_steps, translation_dir, translation_steps
-from lingalign.run.plan import Plan
+from lingalign.run.datasets import dataset_kind
+from lingalign.run.fingerprints import pending_steps, translation_dir, translation_steps
+from lingalign.run.plan import Plan, Start
 from lingalign.run.schema import ModelSpec
 from lingalign.run.steps import Runner
-from lingalign.train.stage import RUN_FILE, fingerprint, resolve_base, work_dir
+from lingalign.train.export import export_merged
+from lingalign.train.stage import RUN_FILE, expected_fingerprint, work_dir
 
 log = logging.getLogger("lingalign.run")
 
@@ -44,18 +47,18 @@ def execute(plan: Plan) -> Path:
         ran |= runner.step(key, step["fingerprint"], lambda s=step, f=folder: translate_set(
             s["path"], f, s["source"].lang, s["spec"], fmt=s["fmt"], fields=s["source"].fields), output=folder)
     for name in plan.used_datasets():
-        folder = out / "data" / name
-        ran |= runner.step(f"data:{name}", data_fingerprint(plan, name),
-                           lambda r=plan.datasets[name], f=folder: build_dataset(
-                               r, f, recipe_dir=plan.recipe_dir, translate_root=out / "translations"),
+        folder, kind = out / "data" / name, dataset_kind(plan, name)
+        ran |= runner.step(f"data:{name}", kind.step_fingerprint(), lambda k=kind, f=folder: k.build(f),
                            output=folder)
 
     # Fingerprints downstream of the data use the data stage's content fingerprint, known only now.
     _, fps = pending_steps(plan)
-    for spec in exp.models:
+    for spec in plan.training_order():
         folder = out / "models" / spec.name
+        start = plan.starts.get(spec.name)
+        start_fp = fps[f"train:{start.upstream}"] if start else None
         ran |= runner.step(f"train:{spec.name}", fps[f"train:{spec.name}"],
-                           lambda s=spec: _train_step(plan, s), output=folder, oom_hint=TRAIN_OOM_HINT)
+                           lambda s=spec, f=start_fp: _train_step(plan, s, f), output=folder, oom_hint=TRAIN_OOM_HINT)
 
     if exp.evaluate:
         spec = exp.evaluate
@@ -80,19 +83,44 @@ def execute(plan: Plan) -> Path:
     return write_report(out) if ran or not report.exists() else report
 
 
-def _train_step(plan: Plan, spec: ModelSpec) -> None:
-    """Train one model, resuming its checkpoints; settings changed since they were written restart it."""
+def _train_step(plan: Plan, spec: ModelSpec, start_fp: str | None) -> None:
+    """Train one model, resuming its checkpoints; settings changed since they were written restart it.
+
+    A model that starts from another model of the run (``start_fp``: that model's train fingerprint)
+    has it in its train-stage fingerprint too, so checkpoints made from an older upstream are not resumed.
+    """
     config = plan.trains[spec.name]
+    start = plan.starts.get(spec.name)
+    if start is not None and start.merge_first:
+        _merge_upstream(plan, start, start_fp)
     data_dir, folder = plan.out / "data" / spec.data, plan.out / "models" / spec.name
-    expected = fingerprint(config, data_dir / "train.jsonl", resolve_base(config))
+    expected = expected_fingerprint(config, data_dir, start=start_fp)
     previous = [(read_manifest(folder) or {}).get("fingerprint")]
     run_file = work_dir(folder.resolve()) / RUN_FILE
     previous.append(read_json(run_file).get("fingerprint") if run_file.exists() else None)
     restart = any(fp is not None and fp != expected for fp in previous)
     if restart:
-        log.warning("models/%s was made with other settings, data or base model: training it again from scratch",
+        log.warning("models/%s was made with other settings, data or starting model: training it again from scratch",
                     spec.name)
     if plan.launch_config is None:
-        train_stage.train(config, data_dir, folder, resume=True, force=restart)
+        train_stage.train(config, data_dir, folder, resume=True, force=restart, start=start_fp)
     else:
-        launcher.launch_train(plan, spec.name, config, data_dir, folder, force=restart)
+        launcher.launch_train(plan, spec.name, config, data_dir, folder, force=restart, start=start_fp)
+
+
+def _merge_upstream(plan: Plan, start: Start, start_fp: str) -> None:
+    """A LoRA adapter upstream (``lora.merge: false``) merged into its base model, into ``DIR/merged/<upstream>``:
+    the downstream stage then trains on a standalone model. Kept (and reused) while the upstream is unchanged."""
+    folder = plan.out / start.folder
+    if is_complete(folder, start_fp):
+        return
+    log.info("merging the LoRA adapter models/%s into its base model first: %s", start.upstream, start.folder)
+    partial = folder.with_name(folder.name + ".partial")
+    for stale in (partial, folder):
+        if stale.exists():
+            shutil.rmtree(stale)
+    adapter = plan.out / "models" / start.upstream
+    upstream = plan.trains[start.upstream]
+    export_merged(adapter, partial, trust_remote_code=upstream.trust_remote_code)
+    write_manifest(partial, stage="merge", fingerprint=start_fp, inputs={"adapter": str(adapter.resolve())})
+    partial.rename(folder)

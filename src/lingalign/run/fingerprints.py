@@ -6,7 +6,9 @@ A step runs again exactly when its fingerprint changes (or its output went missi
 - ``data:<dataset>``: the dataset's settings plus the size and modification time of every input file
   (cheap on every run; the data stage then decides by content hash whether anything really changed);
 - ``train:<model>``: the train settings that change the weights, the base model's identity, and the
-  data stage's *content* fingerprint (a rebuilt dataset with the same records does not retrain);
+  data stage's *content* fingerprint (a rebuilt dataset with the same records does not retrain); for a
+  model that starts from another model of the run (``init:``), the starting model's identity is that
+  model's train fingerprint (not its files' times), so a change upstream retrains every stage after it;
 - ``eval:<model>`` and ``analysis:align``: their settings plus the fingerprints of the models they read.
 """
 
@@ -17,11 +19,12 @@ from pathlib import Path
 from typing import Optional
 
 from lingalign.artifacts import hash_obj, read_manifest
-from lingalign.config import model_ref, resolve_path
-from lingalign.data.build import content_fingerprint, resolve_source
+from lingalign.data.build import resolve_source
+from lingalign.data.recipe import DataRecipe
 from lingalign.data.translate import source_translation, translation_folder
 from lingalign.errors import UserError
 from lingalign.generation.fingerprint import model_fingerprint
+from lingalign.run.datasets import dataset_kind
 from lingalign.run.plan import Plan
 from lingalign.run.schema import BASE
 from lingalign.run.steps import Runner
@@ -34,16 +37,7 @@ def data_fingerprint(plan: Plan, name: str) -> str:
     Cheap to compute on every run; a changed file re-runs the step, and the data stage then
     decides by content hash whether anything really changed.
     """
-    recipe = plan.datasets[name]
-    stats = []
-    paths = [p for s in recipe.sources for p in resolve_source(s, plan.recipe_dir)[1]]
-    paths += [resolve_path(e.path, plan.recipe_dir) for e in recipe.eval_set_list()]
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        stats += [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    # a translation also depends on its model's files
-    models = [model_identity(model_ref(s.translate.model, plan.recipe_dir)) for s in recipe.sources if s.translate]
-    return hash_obj({"data": recipe.model_dump(mode="json"), "inputs": stats, **({"models": models} if models else {})})
+    return dataset_kind(plan, name).step_fingerprint()
 
 
 def translation_steps(plan: Plan) -> dict[str, dict]:
@@ -54,7 +48,8 @@ def translation_steps(plan: Plan) -> dict[str, dict]:
     """
     steps = {}
     for name in plan.used_datasets():
-        for source in plan.datasets[name].sources:
+        entry = plan.datasets[name]
+        for source in entry.sources if isinstance(entry, DataRecipe) else ():
             if not source.translate:
                 continue
             step = {"dataset": name, "source": source, "fmt": None, "path": None, "spec": None, "fingerprint": None,
@@ -120,15 +115,24 @@ def step_keys(plan: Plan) -> StepKeys:
             pending.add(key)
         keys.content[name] = _content(plan, name, keys, cached=key not in pending)
     model_fp = {BASE: model_identity(plan.base_model)}
-    for spec in exp.models:
+    for spec in plan.training_order():  # a stage's fingerprint needs the one of the model it starts from
         key = f"train:{spec.name}"
         config = plan.trains[spec.name].model_dump(mode="json", exclude=set(NON_RESULT_KEYS))
         content = keys.content[spec.data]
+        start = plan.starts.get(spec.name)
         if content is None:
             fps[key] = None
             keys.unknown[key] = f"needs the content fingerprint of data:{spec.data}, not known yet"
+        elif start is not None and model_fp[start.upstream] is None:
+            fps[key] = None
+            keys.unknown[key] = f"needs the fingerprint of train:{start.upstream}, not known yet"
         else:
-            identity = {"train": config, "data": content, "model": model_identity(config["model"])}
+            if start is None:
+                identity = {"train": config, "data": content, "model": model_identity(config["model"])}
+            else:  # the starting model is the upstream step's result: its fingerprint, not its folder's file times
+                config["model"] = start.folder  # inside the run folder, wherever that is
+                identity = {"train": config, "data": content, "init": {"model": start.upstream,
+                                                                       "fingerprint": model_fp[start.upstream]}}
             if plan.processes:
                 identity["processes"] = plan.processes  # under `launch:` the process count sets the effective batch
             fps[key] = hash_obj(identity)
@@ -156,7 +160,7 @@ def _content(plan: Plan, name: str, keys: StepKeys, *, cached: bool) -> Optional
     if cached:
         return (read_manifest(plan.out / "data" / name) or {}).get("fingerprint")
     try:
-        return content_fingerprint(plan.datasets[name], plan.recipe_dir)
+        return dataset_kind(plan, name).content_fingerprint()
     except UserError as exc:
         keys.unknown[f"data:{name}:content"] = exc.message
         return None

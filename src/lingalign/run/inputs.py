@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from lingalign.analysis.parallel import load_parallel
-from lingalign.config import model_ref, resolve_path
-from lingalign.data.build import resolve_source
+from lingalign.config import resolve_path
 from lingalign.errors import UserError
+from lingalign.run.datasets import dataset_kind
 from lingalign.run.plan import Plan, looks_like_path
 from lingalign.run.schema import BASE
 from lingalign.tasks.base import default_data_root
@@ -27,7 +27,7 @@ def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
     if f"eval:{BASE}" in pending or "analysis:align" in pending:
         models[plan.base_model] = "base_model"
     for name, cfg in plan.trains.items():
-        if f"train:{name}" in pending:
+        if f"train:{name}" in pending and name not in plan.starts:  # a stage's start is made by the run
             models.setdefault(cfg.model, "base_model" if cfg.model == plan.base_model else f"models.{name}.train.model")
     for name, cfg in plan.trains.items():
         if f"train:{name}" in pending:
@@ -35,22 +35,9 @@ def missing_inputs(plan: Plan, pending: set[str]) -> list[str]:
     for value, key in models.items():
         if looks_like_path(value) and not Path(value).exists():
             problems.append(f"not found: {key} {value}")
-    for name, recipe in plan.datasets.items():
-        if f"data:{name}" not in pending:
-            continue
-        for source in recipe.sources:
-            try:
-                resolve_source(source, plan.recipe_dir)
-            except UserError as exc:
-                problems.append(f"not found: datasets.{name} source {source.name!r}: {exc.message}")
-            if source.translate:
-                model = model_ref(source.translate.model, plan.recipe_dir)
-                if looks_like_path(model) and not Path(model).exists():
-                    problems.append(f"not found: datasets.{name} source {source.name!r} translate.model {model}")
-        for spec in recipe.eval_set_list():
-            path = resolve_path(spec.path, plan.recipe_dir)
-            if not path.exists():
-                problems.append(f"not found: datasets.{name}.eval_sets {path}")
+    for name in plan.datasets:
+        if f"data:{name}" in pending:
+            problems += dataset_kind(plan, name).missing()
     if plan.launch_config is not None and not plan.launch_config.is_file():
         problems.append(f"not found: launch.accelerate_config {plan.launch_config}")
     if exp.evaluate and any(k.startswith("eval:") for k in pending):

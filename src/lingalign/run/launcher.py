@@ -25,10 +25,11 @@ log = logging.getLogger("lingalign.run")
 
 
 def launch_train(plan: Plan, name: str, config, data_dir: Path, folder: Path, *, force: bool,
-                 stop_after: Optional[int] = None) -> None:
+                 stop_after: Optional[int] = None, start: Optional[str] = None) -> None:
     """Run ``lingalign train`` under ``accelerate launch`` (one process per GPU); its output streams through.
 
-    ``stop_after`` is passed on as ``--stop-after`` (a checkpoint, then exit), as ``train`` takes it.
+    ``stop_after`` is passed on as ``--stop-after`` (a checkpoint, then exit), as ``train`` takes it;
+    ``start`` (a staged model's upstream fingerprint) as ``--start-fingerprint``.
     """
     recipe = plan.out / "launch" / f"{name}.yaml"
     write_text(recipe, dump_yaml(config))
@@ -42,6 +43,7 @@ def launch_train(plan: Plan, name: str, config, data_dir: Path, folder: Path, *,
     command += ["-m", "lingalign.cli", "train", str(recipe), "--data", str(data_dir), "-o", str(folder), "--resume"]
     command += ["--force"] if force else []
     command += ["--stop-after", str(stop_after)] if stop_after else []
+    command += ["--start-fingerprint", start] if start else []
     log.info("launch: %s", " ".join(command))
     # a signal to this command stops accelerate launch and its workers too, then raises launching.Stopped
     returncode = run_launcher(command, {**os.environ, "TOKENIZERS_PARALLELISM": "false"})

@@ -2,22 +2,56 @@
 
 Building a plan reads only the recipe (and an accelerate config, for its process count); it never
 loads a model or reads data, so ``--dry-run`` works before the inputs exist.
+
+Staged training: a model with ``init: <model>`` starts from that model's folder in the run instead of
+the base model. The plan checks the chain (a known model, not itself, no cycle, no ``train.model``
+beside it) and orders the training steps so that every model comes after the one it starts from
+(recipe order among independent ones). Only the weights carry over: each stage is a new training
+run, with its own schedule, optimizer state and data order.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 from lingalign.config import apply_overrides, model_ref, read_recipe, read_yaml, resolve_path
 from lingalign.errors import UserError
-from lingalign.run.schema import BASE, given_keys, validate_experiment, validate_one_line
+from lingalign.run.schema import (
+    BASE,
+    INSTRUCTIONS,
+    PREFERENCE_PAIRS,
+    ModelSpec,
+    given_keys,
+    records_of,
+    validate_experiment,
+    validate_one_line,
+)
 from lingalign.train.recipe import TrainConfig
 
 
 def looks_like_path(value: str) -> bool:
     """A model written as a path (checked to exist), not an alias or hub id."""
     return Path(value).is_absolute() or value.startswith((".", "~"))
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a staged model starts: ``upstream``, another model of the run.
+
+    ``folder`` is the starting model inside the run folder: ``models/<upstream>``, or, when the upstream
+    is a LoRA adapter folder (``lora.merge: false``), ``merged/<upstream>``, the adapter merged into its
+    base model first (a cached part of the downstream's train step).
+    """
+
+    upstream: str
+    merge_first: bool
+
+    @property
+    def folder(self) -> str:
+        return f"merged/{self.upstream}" if self.merge_first else f"models/{self.upstream}"
 
 
 class Plan:
@@ -37,7 +71,6 @@ class Plan:
         if isinstance(shared["model"], str):
             shared["model"] = model_ref(shared["model"], self.recipe_dir)
         validate_one_line(shared, TrainConfig, f"{source} [train]")  # blame the shared section for its own mistakes
-        self.trains = {}
         names = set()
         for spec in exp.models:
             if spec.name in names or spec.name == BASE:
@@ -46,10 +79,22 @@ class Plan:
             if spec.data not in self.datasets:
                 raise UserError(f"{source} [models.{spec.name}.data]: no dataset named {spec.data!r}; "
                                 f"defined: {', '.join(self.datasets)}")
+        self.init = _check_chain(exp.models, source)
+        self.order = _training_order(exp.models, self.init)
+        self.trains, self.starts = {}, {}
+        for name in self.order:  # an upstream's settings are known before the models that start from it
+            spec = self.spec(name)
             merged = {**shared, **given_keys(spec.train)}
+            upstream = self.init[name]
+            if upstream is not None:
+                before = self.trains[upstream]
+                start = Start(upstream, merge_first=before.tuning == "lora" and not before.lora.merge)
+                self.starts[name] = start
+                merged["model"] = os.path.abspath(out / start.folder)
             if isinstance(merged["model"], str):  # not null: that is for the schema to report
                 merged["model"] = model_ref(merged["model"], self.recipe_dir)
-            self.trains[spec.name] = validate_one_line(merged, TrainConfig, f"{source} [models.{spec.name}.train]")
+            self.trains[name] = validate_one_line(merged, TrainConfig, f"{source} [models.{name}.train]")
+            _check_records(spec, self.trains[name], records_of(self.datasets[spec.data]), source)
         if exp.analysis and exp.analysis.models:
             unknown = set(exp.analysis.models) - names - {BASE}
             if unknown:
@@ -61,6 +106,13 @@ class Plan:
         self.eval_root = None
         if exp.evaluate and exp.evaluate.data_root:
             self.eval_root = resolve_path(exp.evaluate.data_root, self.recipe_dir)
+
+    def spec(self, name: str) -> ModelSpec:
+        return next(m for m in self.experiment.models if m.name == name)
+
+    def training_order(self) -> list[ModelSpec]:
+        """The models in the order they train: each after the model it starts from, else in recipe order."""
+        return [self.spec(name) for name in self.order]
 
     def used_datasets(self) -> list[str]:
         """The datasets some model trains on, in the order the models name them (the others are not built)."""
@@ -95,3 +147,57 @@ def _processes_in(accelerate_config: Path) -> Optional[int]:
     data = read_yaml(accelerate_config) or {}
     value = data.get("num_processes") if isinstance(data, dict) else None
     return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _check_chain(models: list[ModelSpec], source: str) -> dict[str, Optional[str]]:
+    """Model -> the model of the run it starts from (None: the base model); a bad ``init:`` is one line."""
+    names = [m.name for m in models]
+    init = {}
+    for spec in models:
+        key = f"{source} [models.{spec.name}.init]"
+        if spec.init is None or spec.init == BASE:  # naming the base model is the default, said out loud
+            if spec.init == BASE and "model" in given_keys(spec.train):
+                raise UserError(f"{key}: conflicts with models.{spec.name}.train.model: both say where "
+                                f"{spec.name} starts; keep one")
+            init[spec.name] = None
+            continue
+        if spec.init == spec.name:
+            raise UserError(f"{key}: model {spec.name!r} cannot start from itself; name another model of the run "
+                            f"or leave init out (the base model)")
+        if spec.init not in names:
+            raise UserError(f"{key}: no model named {spec.init!r} in this run; models: {', '.join(names)} "
+                            f"(or {BASE}, the base model, the default)")
+        if "model" in given_keys(spec.train):
+            raise UserError(f"{key}: conflicts with models.{spec.name}.train.model: both say where {spec.name} "
+                            f"starts; keep one (init: starts from models/{spec.init} of this run)")
+        init[spec.name] = spec.init
+    for name in names:  # each model starts from at most one: a cycle is a chain that comes back
+        chain = [name]
+        while init[chain[-1]] is not None and init[chain[-1]] not in chain:
+            chain.append(init[chain[-1]])
+        if init[chain[-1]] == name:
+            raise UserError(f"{source} [models.{name}.init]: the stages form a cycle "
+                            f"({' -> '.join([*chain, name])}): each must start from a model trained before it")
+    return init
+
+
+def _training_order(models: list[ModelSpec], init: dict[str, Optional[str]]) -> list[str]:
+    """A topological order of the chain: repeatedly the first model in recipe order whose start is trained."""
+    order, remaining = [], [m.name for m in models]
+    while remaining:
+        ready = next(n for n in remaining if init[n] is None or init[n] in order)
+        order.append(ready)
+        remaining.remove(ready)
+    return order
+
+
+def _check_records(spec: ModelSpec, config: TrainConfig, records: str, source: str) -> None:
+    """A DPO model needs preference pairs and a supervised one instruction records: said before any work."""
+    dpo = config.method == "dpo"
+    if dpo and records != PREFERENCE_PAIRS:
+        raise UserError(f"{source} [models.{spec.name}.data]: method: dpo trains on {PREFERENCE_PAIRS}, but "
+                        f"dataset {spec.data!r} holds {records}",
+                        hint="give a dataset with preference_file: PATH (a JSONL of {prompt, chosen, rejected})")
+    if not dpo and records != INSTRUCTIONS:
+        raise UserError(f"{source} [models.{spec.name}.data]: dataset {spec.data!r} holds {records}, which "
+                        f"method: {config.method} cannot train on; use method: dpo")

@@ -1,15 +1,17 @@
 """The experiment recipe of ``lingalign run``: one typed schema, checked before anything runs.
 
-An experiment names a base model, named datasets (data-stage recipes), the models to train (each
-on one dataset, with optional overrides of the shared ``train:`` section), the evaluation tasks,
+An experiment names a base model, named datasets (data-stage recipes, or a file of preference
+pairs), the models to train (each on one dataset, with optional overrides of the shared ``train:``
+section, and optionally starting from another model of the run: ``init:``), the evaluation tasks,
 and optionally an alignment analysis and an ``accelerate launch`` setup. See docs/run.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+import difflib
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from lingalign.config import Strict, partial_schema, validate
 from lingalign.data.recipe import DataRecipe
@@ -25,11 +27,49 @@ BASE = "base"  # the name under which the untuned base model is evaluated
 TrainOverrides = partial_schema(TrainConfig, "TrainOverrides")
 
 
+class PreferenceFile(Strict):
+    """A dataset of preference pairs taken as it is: a JSONL of ``{prompt, chosen, rejected}`` records
+    (or ``{instruction, input, chosen, rejected}``), checked and copied to ``data/<name>/train.jsonl``.
+    It is what a ``method: dpo`` model trains on."""
+
+    preference_file: str = Field(description="a JSONL file of preference pairs (relative to the recipe, or sample:)")
+
+
+# Tags of the kinds of dataset entry. They appear in pydantic's error locations between the dataset's
+# name and its key; validate_experiment drops them, so a message reads ``datasets.<name>.<key>``.
+DATASET_TAGS = {"data recipe": DataRecipe, "preference file": PreferenceFile}
+
+
+def _dataset_tag(entry: Any) -> str:
+    """Which kind an entry is: a mapping with ``preference_file`` (or, without ``sources``, a key spelt
+    like it) is a preference file; anything else a data recipe, which the schema then checks."""
+    if isinstance(entry, dict):
+        keys = [str(key) for key in entry]
+        misspelt = "sources" not in entry and difflib.get_close_matches("preference_file", keys, n=1)
+        return "preference file" if "preference_file" in entry or misspelt else "data recipe"
+    return next((tag for tag, kind in DATASET_TAGS.items() if isinstance(entry, kind)), "data recipe")
+
+
+INSTRUCTIONS, PREFERENCE_PAIRS = "instruction records", "preference pairs"
+
+
+def records_of(entry: Any) -> str:
+    """What the data step of a dataset entry writes: a model's method is checked against it before any work."""
+    return PREFERENCE_PAIRS if isinstance(entry, PreferenceFile) else INSTRUCTIONS
+
+
+DatasetEntry = Annotated[Union[tuple(Annotated[kind, Tag(tag)] for tag, kind in DATASET_TAGS.items())],
+                         Discriminator(_dataset_tag)]
+
+
 class ModelSpec(Strict):
-    """One model to train: ``data`` names an entry of ``datasets``; ``train`` overrides the shared section."""
+    """One model to train: ``data`` names an entry of ``datasets``; ``train`` overrides the shared section;
+    ``init`` names another model of the run to start from (a stage: its folder is this model's starting
+    weights), instead of the base model."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     data: str
+    init: Optional[str] = Field(None, description="a model of this run to start from (default: the base model)")
     train: TrainOverrides = Field(default_factory=TrainOverrides)
     eval_tasks: Optional[list[str]] = Field(
         None, min_length=1, description="tasks to score this model on (default: evaluate.tasks); saves time in studies")
@@ -70,7 +110,7 @@ class LaunchSpec(Strict):
 class Experiment(Strict):
     name: str = "experiment"
     base_model: str = DEFAULT_MODEL
-    datasets: dict[str, DataRecipe] = Field(min_length=1)
+    datasets: dict[str, DatasetEntry] = Field(min_length=1)
     train: TrainOverrides = Field(default_factory=TrainOverrides)
     models: list[ModelSpec] = Field(min_length=1)
     launch: Optional[LaunchSpec] = None
@@ -92,6 +132,8 @@ def validate_experiment(data: Any, source: str) -> Experiment:
             item = items[loc[1]] if loc[1] < len(items) else None
             if isinstance(item, dict) and isinstance(item.get("name"), str):
                 return ("models", item["name"], *loc[2:])
+        if len(loc) > 2 and loc[0] == "datasets" and loc[2] in DATASET_TAGS:
+            return (*loc[:2], *loc[3:])
         return loc
 
     return validate_one_line(data, Experiment, source, key_names=by_name)

@@ -105,7 +105,7 @@ class RunFolder:
         recipe = self.recipe()
         models = [m for m in recipe.get("models") or [] if isinstance(m, dict) and "name" in m]
         keys = [f"data:{d}" for d in dict.fromkeys(m.get("data") for m in models) if d]
-        keys += [f"train:{m['name']}" for m in models]
+        keys += [f"train:{name}" for name in _training_order(models)]
         evaluation = recipe.get("evaluate")
         if isinstance(evaluation, dict):
             if evaluation.get("include_base", True):
@@ -190,3 +190,17 @@ def _read_json_or_empty(path: Path) -> dict:
     except UserError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _training_order(models: list[dict]) -> list[str]:
+    """Model names in the order ``lingalign run`` trains them: each after the model it starts from
+    (``init:``), else in recipe order (run.plan's rule, on the recipe as written)."""
+    names = [m["name"] for m in models]
+    init = {m["name"]: m.get("init") for m in models if m.get("init") in names}
+    order: list[str] = []
+    while len(order) < len(names):
+        ready = next((n for n in names if n not in order and (n not in init or init[n] in order)), None)
+        if ready is None:  # a cycle, which the run refuses: keep the recipe's order
+            return [*order, *(n for n in names if n not in order)]
+        order.append(ready)
+    return order

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after", type=int, help="checkpoint and exit after N steps; continue with --resume")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key (YAML value), e.g. --set learning_rate=1e-4 --set lora.r=8")
+    parser.add_argument("--start-fingerprint", metavar="FP",
+                        help="what made the starting model (lingalign run passes a staged model's upstream "
+                        "fingerprint); part of this run's identity")
     parser.add_argument("--export-merged", metavar="ADAPTER_DIR",
                         help="merge a LoRA adapter into its base model and save to OUT")
 
@@ -68,6 +71,6 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("lingalign train: --data DATA_DIR is required")
     config = load_config(str(recipe_argument(args.recipe)) if args.recipe else None, args.set)
     result = train(config, args.data, args.out, args.resume, force=args.force,
-                   max_steps=args.max_steps, stop_after=args.stop_after)
+                   max_steps=args.max_steps, stop_after=args.stop_after, start=args.start_fingerprint)
     print(result)
     return 0

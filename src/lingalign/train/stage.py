@@ -60,14 +60,35 @@ def resolve_base(config: TrainConfig) -> str:
     return path
 
 
-def fingerprint(config: TrainConfig, data_file: Path, model_path: str, reference: str | None = None) -> str:
+def fingerprint(config: TrainConfig, data_file: Path, model_path: str, reference: str | None = None,
+                start: str | None = None) -> str:
     """The run's identity; ``reference`` (DPO's reference model) is added only when given, so that
-    supervised runs keep the fingerprints they always had."""
+    supervised runs keep the fingerprints they always had. So is ``start``: what made the starting
+    model, when its folder is rewritten in place (an earlier stage of ``lingalign run``: that stage's
+    fingerprint), as its path and config.json stay the same when its weights change."""
     settings = config.model_dump(mode="json", exclude=set(NON_RESULT_KEYS))
     identity = {"config": settings, "data": hash_file(data_file), **_model_identity("model", model_path)}
     if reference is not None:
         identity.update(_model_identity("reference", reference))
+    if start is not None:
+        identity["start"] = start
     return hash_obj(identity)
+
+
+def starting_models(config: TrainConfig) -> tuple[str, str | None]:
+    """The resolved starting model and, for DPO, the resolved reference model (None otherwise)."""
+    model_path = resolve_base(config)
+    if config.method != "dpo":
+        return model_path, None
+    from lingalign.train import dpo as preference  # imports torch
+
+    return model_path, preference.reference_path(config, model_path)
+
+
+def expected_fingerprint(config: TrainConfig, data_dir, start: str | None = None) -> str:
+    """The fingerprint :func:`train` records for these arguments (to compare with an output's manifest)."""
+    config = config.with_dpo_defaults()
+    return fingerprint(config, data_file_of(data_dir), *starting_models(config), start=start)
 
 
 def _model_identity(key: str, path: str) -> dict:
@@ -112,22 +133,24 @@ def prepare_output(out: Path, work: Path, fp: str, *, resume: bool, force: bool)
 
 
 def train(config: TrainConfig, data_dir, out_dir, resume: bool = False, *, force: bool = False,
-          max_steps: int | None = None, stop_after: int | None = None) -> Path:
+          max_steps: int | None = None, stop_after: int | None = None, start: str | None = None) -> Path:
     """Fine-tune ``config.model`` on ``data_dir/train.jsonl`` (or a ``.jsonl`` file); return the model folder.
 
     Supervised records, or preference pairs with ``method: dpo`` (:mod:`lingalign.train.dpo`).
 
     ``stop_after`` ends the run after that many optimizer steps with a checkpoint (continue later
-    with ``resume=True``); the path of that checkpoint is returned instead. The working folder
+    with ``resume=True``); the path of that checkpoint is returned instead. ``start`` names what made
+    the starting model (see :func:`fingerprint`); it becomes part of the run's identity. The working folder
     ``OUT.work/`` is locked while the run writes (``lingalign.output_lock``; rank 0 holds it for a
     process group): a second training into the same folder names the first one's process and stops.
     """
     with output_lock(work_dir(Path(out_dir).resolve()), take=int(os.environ.get("RANK", "0")) == 0):
-        return _train(config, data_dir, out_dir, resume, force=force, max_steps=max_steps, stop_after=stop_after)
+        return _train(config, data_dir, out_dir, resume, force=force, max_steps=max_steps, stop_after=stop_after,
+                      start=start)
 
 
 def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool, max_steps: int | None,
-           stop_after: int | None) -> Path:
+           stop_after: int | None, start: str | None) -> Path:
     import torch
     from transformers import get_scheduler
 
@@ -143,13 +166,10 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
     data_file = data_file_of(data_dir)
     out = Path(out_dir).resolve()
     work = work_dir(out)
-    model_path = resolve_base(config)
-    reference = None
+    model_path, reference = starting_models(config)
     if dpo:
         from lingalign.train import dpo as preference
-
-        reference = preference.reference_path(config, model_path)
-    fp = fingerprint(config, data_file, model_path, reference)
+    fp = fingerprint(config, data_file, model_path, reference, start)
 
     resuming = latest_checkpoint(work) if resume and not force else None
     accelerator = make_accelerator(trackers.make_trackers(  # DDP, FSDP or DeepSpeed, as launched; on GPUs or CPUs
@@ -264,6 +284,8 @@ def _train(config: TrainConfig, data_dir, out_dir, resume: bool, *, force: bool,
         inputs = {"data": str(data_file), "model": model_path}
         if dpo:
             inputs["reference_model"] = reference
+        if start is not None:
+            inputs["start_fingerprint"] = start
         write_manifest(final, stage="train", fingerprint=fp, inputs=inputs,
                        config=config.model_dump(mode="json"), counts=counts, derived=derived,
                        final_loss=last_loss(final / "train_log.jsonl"),

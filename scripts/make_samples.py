@@ -102,6 +102,11 @@ def main() -> None:
         head_lines(path, OUT / "mgsm" / path.name, 25)
     for path in sorted((shared / "xcopa").glob("*/test.*.jsonl")):
         head_lines(path, OUT / "xcopa" / path.parent.name / path.name, 25)
+    # GSM8KInstruct questions (GSM8K train, translated), zh with its English: the prompts of
+    # `lingalign data pairs` (preference pairs from translation consistency) without ../shared
+    for side in ("zh", "en"):
+        head_lines(shared / f"gsm8kinstruct/question-zh-en/train.{side}",
+                   OUT / f"gsm8kinstruct/question-zh-en/train.{side}", 64)
     shutil.copy(shared / "mgsm/LICENSE", OUT / "mgsm/LICENSE")
     shutil.copy(shared / "xcopa/LICENSE.md", OUT / "xcopa/LICENSE.md")
     shutil.copy(shared / "flores101/LICENSE-CC-BY-SA", OUT / "flores101/LICENSE-CC-BY-SA")

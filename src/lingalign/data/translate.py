@@ -9,10 +9,11 @@ any failing field is dropped whole and counted by reason, so no record is ever h
 Resuming gives the same bytes. Greedy output can depend on which texts share a batch (padding), so
 the batches must not depend on where a run stopped: records are taken in fixed chunks of
 ``chunk_size`` (records 0-15, 16-31, ...), each chunk is translated as one unit and appended whole
-to ``.partial/`` (its kept and dropped records, then one progress line with the files' sizes). A
-re-run cuts the files back to the last progress line (a kill between the two leaves a torn tail)
-and goes on with the next chunk. When every chunk is done, the files are renamed into place and
-``manifest.json`` is written last.
+to ``.partial/`` (its kept and dropped records, then one progress line with the files' sizes:
+:class:`~lingalign.data.chunked_work.ChunkedWork`). A re-run cuts the files back to the last
+progress line (a kill between the two leaves a torn tail) and goes on with the next chunk. When
+every chunk is done, the files are published under their final names and ``manifest.json`` is
+written last.
 
 Layout of the output folder::
 
@@ -25,8 +26,6 @@ Layout of the output folder::
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections import Counter
 from itertools import islice
@@ -34,21 +33,10 @@ from pathlib import Path
 from typing import Iterator
 
 from lingalign import langid
-from lingalign.artifacts import (
-    MANIFEST,
-    append_jsonl,
-    dumps_jsonl,
-    hash_file,
-    hash_obj,
-    hash_path,
-    read_json,
-    read_jsonl_tolerant,
-    read_manifest,
-    write_json,
-    write_manifest,
-)
+from lingalign.artifacts import MANIFEST, hash_file, hash_obj, hash_path, read_manifest, write_manifest
 from lingalign.config import model_ref
 from lingalign.data import readers
+from lingalign.data.chunked_work import ChunkedWork
 from lingalign.data.clean import text_length
 from lingalign.data.recipe import TranslateFilters, TranslateSpec
 from lingalign.data.segments import Segment, join_field, missing_tokens, pieces, split_field
@@ -119,8 +107,8 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
     model_info = {"path": translator_path(spec.model), "kind": translator.kind, **translator.codes}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # a re-run with other settings must not look complete
-    work = _open_work(out_dir / PARTIAL, fingerprint, force)
-    progress = _cut_to_progress(work)
+    work = ChunkedWork(out_dir / PARTIAL, fingerprint, (TRANSLATED_FILE, DROPPED_FILE))
+    progress = work.open(restart=force)
     total = len(records)
     chunks = (total + spec.chunk_size - 1) // spec.chunk_size
     if len(progress) < chunks:
@@ -138,35 +126,31 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
             begin = number * spec.chunk_size
             chunk = list(islice(stream, spec.chunk_size))
             kept, dropped = translate_chunk(chunk, translator, tgt, spec.filters, limit)
-            append_jsonl(work / TRANSLATED_FILE, kept)
-            append_jsonl(work / DROPPED_FILE, dropped)
-            entry = {"chunk": number, "records": len(chunk), "kept": len(kept),
-                     "dropped": dict(Counter(d["reason"] for d in dropped)),
-                     "sizes": [(work / TRANSLATED_FILE).stat().st_size, (work / DROPPED_FILE).stat().st_size]}
-            append_jsonl(work / "progress.jsonl", [entry])
-            progress.append(entry)
+            work.append({TRANSLATED_FILE: kept, DROPPED_FILE: dropped},
+                        {"records": len(chunk), "kept": len(kept),
+                         "dropped": dict(Counter(d["reason"] for d in dropped))})
             done = begin + len(chunk)
             rate = (done - first) / max(time.time() - start_time, 1e-9)
             log.info("translate %s->%s: %d/%d records, %d kept so far (%.2f records/s)", src, tgt, done, total,
                      sum(p["kept"] for p in progress), rate)
 
-    for name in (TRANSLATED_FILE, DROPPED_FILE):
-        os.replace(work / name, out_dir / name)
+    work.publish(out_dir)
     drops = Counter()
     for entry in progress:
         drops.update(entry["dropped"])
     kept = sum(p["kept"] for p in progress)
     counts = {"records": total, "kept": kept, "dropped": total - kept, "pass_rate": round(kept / total, 4),
               "by_reason": {r: drops[r] for r in REASONS if drops[r]}}
-    shutil.rmtree(work, ignore_errors=True)
     log.info("translated %d of %d records into %s (%s dropped: %s)", kept, total, tgt, total - kept,
              counts["by_reason"] or "none")
-    return write_manifest(
+    manifest = write_manifest(
         out_dir, stage="translate", fingerprint=fingerprint, inputs={path.name: hash_path(path)},
         config={"spec": spec.model_dump(mode="json"), "format": fmt, "fields": fields, "input": str(path)},
         counts=counts, direction=f"{src}-{tgt}", model=model_info,
         outputs={name: hash_file(out_dir / name) for name in (TRANSLATED_FILE, DROPPED_FILE)},
     )
+    work.remove()
+    return manifest
 
 
 def translator_path(model: str) -> str:
@@ -197,41 +181,6 @@ def _format_of(path: Path) -> str:
     if path.suffix == ".jsonl":
         return "jsonl"
     raise UserError(f"{path}: cannot tell the format (expected .json or .jsonl)", hint="give --format json or jsonl")
-
-
-def _open_work(work: Path, fingerprint: str, force: bool) -> Path:
-    """The work folder, emptied when it holds work made with other settings (or ``force``)."""
-    settings = work / "settings.json"
-    if work.exists() and (force or not settings.exists() or read_json(settings).get("fingerprint") != fingerprint):
-        log.warning("%s: unfinished work with other settings; starting over", work)
-        shutil.rmtree(work)
-    if not work.exists():
-        work.mkdir(parents=True)
-        write_json(settings, {"fingerprint": fingerprint})
-    return work
-
-
-def _cut_to_progress(work: Path) -> list[dict]:
-    """Finished chunks, with the output files cut back to where the last one ended (a torn tail goes)."""
-    log_path = work / "progress.jsonl"
-    progress = []
-    for entry in read_jsonl_tolerant(log_path):
-        if entry.get("chunk") != len(progress):
-            break
-        progress.append(entry)
-    _truncate(log_path, sum(len(dumps_jsonl(p).encode("utf-8")) for p in progress))
-    sizes = progress[-1]["sizes"] if progress else [0, 0]
-    for name, size in zip((TRANSLATED_FILE, DROPPED_FILE), sizes):
-        _truncate(work / name, size)
-    return progress
-
-
-def _truncate(path: Path, size: int) -> None:
-    if not path.exists():
-        path.touch()
-    if path.stat().st_size != size:
-        with open(path, "r+b") as handle:
-            handle.truncate(size)
 
 
 # ---- one chunk ---------------------------------------------------------------------------------

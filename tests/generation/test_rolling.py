@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lingalign.generation.hf_generator import HFGenerator
-from lingalign.generation.rolling import RollingGreedy, prefix_runs, rolling_order, supports_rolling
+from lingalign.generation.rolling import RollingDecoder, prefix_runs, rolling_order, supports_rolling
 
 PROMPTS = [
     "Translate: hello world, this is a much longer prompt than the others",
@@ -124,7 +124,7 @@ def test_a_prefill_split_by_its_token_budget_decodes_the_same(generator, budget)
     expected = dict(pair for batch in generator.generate(QA_PROMPTS, max_new_tokens=8, batch_size=1, rolling=False)
                     for pair in batch)
     ids = generator.tokenizer(QA_PROMPTS)["input_ids"]
-    decoder = RollingGreedy(generator.model, generator.tokenizer, generator.eos_ids, generator.eos_ids[0],
+    decoder = RollingDecoder(generator.model, generator.tokenizer, generator.eos_ids, generator.eos_ids[0],
                             prefill_budget=budget)
     forwards = []
     real_forward = decoder._forward
@@ -135,6 +135,6 @@ def test_a_prefill_split_by_its_token_budget_decodes_the_same(generator, budget)
     assert rolled == expected
     assert all(rows == 1 or rows * width <= budget for rows, width in forwards)  # a longer row runs alone
     assert any(rows * width > budget for rows, width in forwards)  # the test has rows longer than the budget
-    unsplit = RollingGreedy(generator.model, generator.tokenizer, generator.eos_ids, generator.eos_ids[0])
+    unsplit = RollingDecoder(generator.model, generator.tokenizer, generator.eos_ids, generator.eos_ids[0])
     list(unsplit.run(ids, rolling_order(ids), max_new_tokens=8, batch_size=6))
     assert unsplit.prefill_tokens <= decoder.prefill_tokens  # splitting repeats shared prefixes, never skips work

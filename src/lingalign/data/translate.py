@@ -25,8 +25,6 @@ Layout of the output folder::
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections import Counter
 from itertools import islice
@@ -36,19 +34,15 @@ from typing import Iterator
 from lingalign import artifacts, langid
 from lingalign.artifacts import (
     MANIFEST,
-    append_jsonl,
-    dumps_jsonl,
     hash_file,
     hash_obj,
     hash_path,
-    read_json,
-    read_jsonl_tolerant,
     read_manifest,
-    write_json,
     write_manifest,
 )
 from lingalign.config import model_ref
 from lingalign.data import readers
+from lingalign.data.chunked_work import ChunkedWork
 from lingalign.data.clean import text_length
 from lingalign.data.recipe import TranslateFilters, TranslateSpec
 from lingalign.data.segments import Segment, join_field, missing_tokens, pieces, split_field
@@ -123,21 +117,21 @@ def translate_set(path: str | Path, out_dir: str | Path, target: str, spec: Tran
     with artifacts.removed_on_failure(out_dir):  # a failed first attempt leaves no folder behind
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / MANIFEST).unlink(missing_ok=True)  # a re-run with other settings must not look complete
-        work = _open_work(out_dir / PARTIAL, fingerprint, force)
+        work = ChunkedWork(out_dir / PARTIAL, fingerprint, (TRANSLATED_FILE, DROPPED_FILE))
+        progress = work.open(restart=force)
         try:
-            return _translate(records, total, translator, work, out_dir, path, fmt, fields, src, tgt, spec,
-                              fingerprint, model_info, stop_after_chunks)
+            return _translate(records, total, translator, work, progress, out_dir, path, fmt, fields, src, tgt,
+                              spec, fingerprint, model_info, stop_after_chunks)
         except BaseException:
-            if not read_jsonl_tolerant(work / "progress.jsonl"):  # no chunk finished: nothing to resume
-                shutil.rmtree(work, ignore_errors=True)
+            if not work.progress:  # no chunk finished: nothing to resume
+                work.remove()
             raise
 
 
-def _translate(records, total: int, translator, work: Path, out_dir: Path, path: Path, fmt: str,
-               fields: dict[str, str], src: str, tgt: str, spec: TranslateSpec, fingerprint: str, model_info: dict,
-               stop_after_chunks: int | None) -> dict:
-    """Translate the chunks not done yet into ``work``, then move the files into place and write the manifest."""
-    progress = _cut_to_progress(work)
+def _translate(records, total: int, translator, work: ChunkedWork, progress: list[dict], out_dir: Path, path: Path,
+               fmt: str, fields: dict[str, str], src: str, tgt: str, spec: TranslateSpec, fingerprint: str,
+               model_info: dict, stop_after_chunks: int | None) -> dict:
+    """Translate the chunks not done yet into ``work``, then publish the files and write the manifest."""
     chunks = (total + spec.chunk_size - 1) // spec.chunk_size
     if len(progress) < chunks:
         start_time = time.time()
@@ -154,20 +148,15 @@ def _translate(records, total: int, translator, work: Path, out_dir: Path, path:
             begin = number * spec.chunk_size
             chunk = list(islice(stream, spec.chunk_size))
             kept, dropped, cut = translate_chunk(chunk, translator, tgt, spec.filters, limit)
-            append_jsonl(work / TRANSLATED_FILE, kept)
-            append_jsonl(work / DROPPED_FILE, dropped)
-            entry = {"chunk": number, "records": len(chunk), "kept": len(kept),
-                     "dropped": dict(Counter(d["reason"] for d in dropped)), "cut_characters": cut,
-                     "sizes": [(work / TRANSLATED_FILE).stat().st_size, (work / DROPPED_FILE).stat().st_size]}
-            append_jsonl(work / "progress.jsonl", [entry])
-            progress.append(entry)
+            work.append({TRANSLATED_FILE: kept, DROPPED_FILE: dropped},
+                        {"records": len(chunk), "kept": len(kept),
+                         "dropped": dict(Counter(d["reason"] for d in dropped)), "cut_characters": cut})
             done = begin + len(chunk)
             rate = (done - first) / max(time.time() - start_time, 1e-9)
             log.info("translate %s->%s: %d/%d records, %d kept so far (%.2f records/s)", src, tgt, done, total,
                      sum(p["kept"] for p in progress), rate)
 
-    for name in (TRANSLATED_FILE, DROPPED_FILE):
-        os.replace(work / name, out_dir / name)
+    work.publish(out_dir)
     drops = Counter()
     for entry in progress:
         drops.update(entry["dropped"])
@@ -176,15 +165,16 @@ def _translate(records, total: int, translator, work: Path, out_dir: Path, path:
               "by_reason": {r: drops[r] for r in REASONS if drops[r]},
               # pieces whose translation ran out of tokens inside a multi-byte character (half of it dropped)
               "cut_characters": sum(p.get("cut_characters", 0) for p in progress)}
-    shutil.rmtree(work, ignore_errors=True)
     log.info("translated %d of %d records into %s (%s dropped: %s)", kept, total, tgt, total - kept,
              counts["by_reason"] or "none")
-    return write_manifest(
+    manifest = write_manifest(
         out_dir, stage="translate", fingerprint=fingerprint, inputs={path.name: hash_path(path)},
         config={"spec": spec.model_dump(mode="json"), "format": fmt, "fields": fields, "input": str(path)},
         counts=counts, direction=f"{src}-{tgt}", model=model_info,
         outputs={name: hash_file(out_dir / name) for name in (TRANSLATED_FILE, DROPPED_FILE)},
     )
+    work.remove()
+    return manifest
 
 
 def translator_path(model: str) -> str:
@@ -217,39 +207,10 @@ def _format_of(path: Path) -> str:
     raise UserError(f"{path}: cannot tell the format (expected .json or .jsonl)", hint="give --format json or jsonl")
 
 
-def _open_work(work: Path, fingerprint: str, force: bool) -> Path:
-    """The work folder, emptied when it holds work made with other settings (or ``force``)."""
-    settings = work / "settings.json"
-    if work.exists() and (force or not settings.exists() or read_json(settings).get("fingerprint") != fingerprint):
-        log.warning("%s: unfinished work with other settings; starting over", work)
-        shutil.rmtree(work)
-    if not work.exists():
-        work.mkdir(parents=True)
-        write_json(settings, {"fingerprint": fingerprint})
-    return work
 
 
-def _cut_to_progress(work: Path) -> list[dict]:
-    """Finished chunks, with the output files cut back to where the last one ended (a torn tail goes)."""
-    log_path = work / "progress.jsonl"
-    progress = []
-    for entry in read_jsonl_tolerant(log_path):
-        if entry.get("chunk") != len(progress):
-            break
-        progress.append(entry)
-    _truncate(log_path, sum(len(dumps_jsonl(p).encode("utf-8")) for p in progress))
-    sizes = progress[-1]["sizes"] if progress else [0, 0]
-    for name, size in zip((TRANSLATED_FILE, DROPPED_FILE), sizes):
-        _truncate(work / name, size)
-    return progress
 
 
-def _truncate(path: Path, size: int) -> None:
-    if not path.exists():
-        path.touch()
-    if path.stat().st_size != size:
-        with open(path, "r+b") as handle:
-            handle.truncate(size)
 
 
 # ---- one chunk ---------------------------------------------------------------------------------

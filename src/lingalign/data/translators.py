@@ -41,7 +41,7 @@ def load_translator(model: str, src: str, tgt: str, *, backend: str = "hf", dtyp
                     target_code: str | None = None, trust_remote_code: bool = False):
     """The translator for ``model`` (a folder, alias or hub id), checked by translating one word."""
     path = resolve_model(model)
-    config = _config(path, model, trust_remote_code)
+    config = read_model_config(path, model, trust_remote_code)
     if getattr(config, "is_encoder_decoder", False):
         if backend != "hf":
             raise UserError(f"{model}: a sequence-to-sequence model runs on the hf backend only",
@@ -50,7 +50,7 @@ def load_translator(model: str, src: str, tgt: str, *, backend: str = "hf", dtyp
                                        max_new_tokens=max_new_tokens, target_code=target_code,
                                        trust_remote_code=trust_remote_code)
     else:
-        _check_causal(config, model)
+        check_causal(config, model)
         translator = CausalTranslator(path, src, tgt, backend=backend, dtype=dtype, batch_size=batch_size,
                                       max_new_tokens=max_new_tokens, prompt_format=prompt_format,
                                       trust_remote_code=trust_remote_code)
@@ -64,7 +64,7 @@ def load_translator(model: str, src: str, tgt: str, *, backend: str = "hf", dtyp
     return translator
 
 
-def _config(path: str, model: str, trust_remote_code: bool):
+def read_model_config(path: str, model: str, trust_remote_code: bool):
     from transformers import AutoConfig
 
     try:
@@ -74,7 +74,7 @@ def _config(path: str, model: str, trust_remote_code: bool):
                         hint="give a model folder with config.json (a Marian/NLLB/M2M-100 or a causal LM)") from None
 
 
-def _check_causal(config, model: str) -> None:
+def check_causal(config, model: str) -> None:
     from transformers import AutoModelForCausalLM
 
     if type(config) not in AutoModelForCausalLM._model_mapping:

@@ -1,4 +1,4 @@
-"""Greedy decoding with a rolling batch: a finished row leaves at once and waiting prompts take its place.
+"""Decoding with a rolling batch: a finished row leaves at once and waiting prompts take its place.
 
 Why: ``model.generate`` runs a batch until its slowest row ends and keeps computing the rows that
 have already finished. Untuned and lightly tuned models often repeat themselves up to
@@ -17,6 +17,9 @@ and concatenated along the batch. Columns that are padding in every row are cut 
 the cache stays as long as the longest live row. Position ids count each row's real tokens, so a
 row's keys and queries are the same as if it had been decoded alone (``test_rolling`` checks the
 outputs against ``generate``).
+
+Tokens are greedy (argmax), or drawn with each row's own seed when a :class:`~lingalign.generation.
+sampling.Sampling` is given (the draw depends on the row's seed and step only, not on its batch).
 
 Only models whose cache layers are plain ``DynamicLayer`` (full attention: LLaMA, Qwen, Mistral
 without sliding windows, ...) use this path; :func:`supports_rolling` tells the caller, which falls
@@ -47,8 +50,8 @@ def supports_rolling(model) -> bool:
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
-class RollingGreedy:
-    """Greedy decoding of many prompts through a batch of at most ``batch_size`` live rows."""
+class RollingDecoder:
+    """Greedy (or seeded sampled) decoding of many prompts through a batch of at most ``batch_size`` live rows."""
 
     def __init__(self, model, tokenizer, eos_ids: Sequence[int], pad_id: int, min_shared: int = 16,
                  prefill_budget: int = 8192):
@@ -65,12 +68,22 @@ class RollingGreedy:
 
     @torch.inference_mode()
     def run(self, prompt_ids: Sequence[Sequence[int]], order: Sequence[int], *, max_new_tokens: int,
-            batch_size: int, stop: Sequence[str] = ()) -> Iterator[tuple[int, list[int]]]:
+            batch_size: int, stop: Sequence[str] = (), sampling=None,
+            seeds: Sequence[int] | None = None) -> Iterator[tuple[int, list[int]]]:
         """Yield ``(prompt index, generated token ids)`` as rows finish.
 
         The ids end with the end token or the stop string that ended the row, as ``generate``'s do;
         decoding with ``skip_special_tokens`` drops the end token, the caller cuts the stop string.
+        ``sampling`` (a :class:`~lingalign.generation.sampling.Sampling`) draws each token with the
+        seed ``seeds[prompt index]`` instead of taking the argmax.
         """
+        if sampling is None:
+            pick = lambda logits, indices, steps: logits.argmax(dim=-1)  # noqa: E731
+        else:
+            from lingalign.generation.sampling import sample_tokens
+
+            pick = lambda logits, indices, steps: sample_tokens(  # noqa: E731
+                logits, sampling, [seeds[i] for i in indices], steps)
         queue = deque(order)
         rows: list[tuple[int, list[int], str]] = []  # (prompt index, tokens generated so far, prompt's last chars)
         cache, mask, last = None, None, None       # last: the newest token of each row, not yet in the cache
@@ -78,7 +91,8 @@ class RollingGreedy:
         while queue or rows:
             if queue and len(rows) <= batch_size // 2:
                 group = [queue.popleft() for _ in range(min(batch_size - len(rows), len(queue)))]
-                new_cache, new_mask, first = self._prefill([prompt_ids[i] for i in group])
+                new_cache, new_mask, first_logits = self._prefill([prompt_ids[i] for i in group])
+                first = pick(first_logits, group, [0] * len(group))
                 new_rows = [(i, [int(t)], self._prompt_tail(prompt_ids[i], stop)) for i, t in zip(group, first)]
                 if cache is None:
                     cache, mask, last, rows = new_cache, new_mask, first, new_rows
@@ -90,7 +104,7 @@ class RollingGreedy:
                 positions = (mask.sum(dim=1, keepdim=True) - 1)
                 out = self.model(input_ids=last[:, None], attention_mask=mask, position_ids=positions,
                                  use_cache=True, logits_to_keep=1, **{self.cache_kwarg: cache})
-                last = out.logits[:, -1].argmax(dim=-1)
+                last = pick(out.logits[:, -1], [index for index, _, _ in rows], [len(t) for _, t, _ in rows])
                 for (_, tokens, _), token in zip(rows, last.tolist()):
                     tokens.append(token)
             keep = []
@@ -110,7 +124,7 @@ class RollingGreedy:
                 cache, mask = _trim_left(cache, mask)
 
     def _prefill(self, prompts: list[Sequence[int]]):
-        """Cache, mask and first generated token of a joining group.
+        """Cache, mask and the logits of the first generated token of a joining group.
 
         Neighbours that share a long prefix (XQuAD questions on one passage, or every prompt of a
         task's template) are prefilled once for the prefix and once per row for the rest.
@@ -140,7 +154,7 @@ class RollingGreedy:
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
         cache = DynamicCache(config=self.model.config)
         out = self._forward(cache, input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
-        return cache, mask, out.logits[:, -1].argmax(dim=-1)
+        return cache, mask, out.logits[:, -1]
 
     def _prefill_shared(self, prompts: list[Sequence[int]], shared: int):
         """The first ``shared`` ids once, copied to every row; then the rest, right-padded.
@@ -163,7 +177,7 @@ class RollingGreedy:
         positions = (shared + torch.arange(width, device=self.device)).expand(len(rests), width)
         out = self._forward(cache, input_ids=ids, attention_mask=mask, position_ids=positions)
         ends = torch.tensor([len(r) - 1 for r in rests], device=self.device)
-        return cache, mask, out.logits[torch.arange(len(rests), device=self.device), ends].argmax(dim=-1)
+        return cache, mask, out.logits[torch.arange(len(rests), device=self.device), ends]
 
     def _prompt_tail(self, prompt: Sequence[int], stop: Sequence[str]) -> str:
         """The prompt's last characters that a stop string could start in (``generate`` matches across)."""

@@ -11,10 +11,10 @@ Each answer is tokenised the way supervised tuning tokenises its ``output``
 labels only on the answer), and both answers of a pair get the same prompt ids: when the input must
 be cut, it is cut to fit the longer answer, so the two sequences differ only after the prompt.
 
-What stops a run (one line naming the file and line; nothing is written): a record without the
-keys, a key that is not text, an empty prompt or answer, supervised records (``instruction`` and
-``output``: a DPO recipe pointed at the wrong data), or a file where chosen == rejected in every
-record. A pair whose answers are the same text (after stripping whitespace) teaches nothing (its
+What stops a run (one line naming the file and line; nothing is written) is decided by
+:mod:`lingalign.preference_records`, shared with ``lingalign data pairs --import``: a record without
+the keys, a key that is not text, an empty prompt or answer, supervised records, or a file where
+chosen == rejected in every record. A pair whose answers are the same text teaches nothing (its
 gradient is zero), so a few of them among good pairs are dropped and counted (``dropped_identical``).
 """
 
@@ -24,30 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 from lingalign.artifacts import iter_jsonl
-from lingalign.errors import UserError, where
+from lingalign.errors import UserError
+from lingalign.preference_records import check_record, nothing_to_prefer, same_answers
 from lingalign.train.examples import Example, response_ids, tokenize_record
-
-ANSWERS = ("chosen", "rejected")
-EXPECTED = "{prompt, chosen, rejected} or {instruction, input, chosen, rejected} records"
-
-
-def check_record(record: dict, path: Path, line_no: int) -> tuple[str, str]:
-    """The record's (instruction, input) after checking its keys; raises a one-line UserError."""
-    if "output" in record and not any(k in record for k in ANSWERS):
-        raise UserError(f"{where(path, line_no)}: a supervised record (instruction/output), but method: dpo "
-                        f"expects {EXPECTED}", hint="point --data at preference data, or use method: full or lora")
-    prompt_key = "prompt" if "prompt" in record else "instruction"
-    for key in (prompt_key, *ANSWERS):
-        if key not in record:
-            raise UserError(f"{where(path, line_no)}: missing {key!r}; expected {EXPECTED}")
-        if not isinstance(record[key], str):
-            raise UserError(f"{where(path, line_no, key)}: expected a string, got {type(record[key]).__name__}")
-        if not record[key].strip():
-            raise UserError(f"{where(path, line_no, key)}: empty {key}")
-    text = record.get("input", "") if prompt_key == "instruction" else ""
-    if not isinstance(text, str):
-        raise UserError(f"{where(path, line_no, 'input')}: expected a string, got {type(text).__name__}")
-    return record[prompt_key], text
 
 
 def tokenize_pair(instruction: str, text: str, chosen: str, rejected: str, tokenizer, fmt: str, max_length: int,
@@ -73,7 +52,7 @@ def load_pairs(path: Path, tokenizer, fmt: str, max_length: int, policy: str) ->
         first_line = first_line or line_no
         instruction, text = check_record(record, path, line_no)
         counts["records"] += 1
-        if record["chosen"].strip() == record["rejected"].strip():
+        if same_answers(record):
             counts["dropped_identical"] += 1
             continue
         pair, status = tokenize_pair(instruction, text, record["chosen"], record["rejected"], tokenizer, fmt,
@@ -84,8 +63,7 @@ def load_pairs(path: Path, tokenizer, fmt: str, max_length: int, policy: str) ->
     if not counts["records"]:
         raise UserError(f"{path}: the preference data is empty")
     if counts["dropped_identical"] == counts["records"]:
-        raise UserError(f"{where(path, first_line)}: chosen == rejected in every one of the {counts['records']} "
-                        "records: there is nothing to prefer", hint="the rejected answers must differ from the chosen")
+        raise nothing_to_prefer(path, first_line, counts["records"])
     if not examples:
         raise UserError(f"{path}: all {counts['records']} pairs were dropped ({counts['dropped_overlength']} longer "
                         f"than max_length={max_length}, {counts['dropped_identical']} with chosen == rejected)",

@@ -47,7 +47,7 @@ def _run_results(path: Path) -> dict:
     """The ``results.json`` of the evaluation run a prediction file belongs to ({} when absent or unreadable)."""
     try:
         results = read_json(_run_folder(path) / "results.json")
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, UserError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
     return results if isinstance(results, dict) else {}
 

@@ -124,7 +124,8 @@ class Plan:
         if self.experiment.evaluate and self.experiment.evaluate.include_base:
             chosen[BASE] = self.base_model
         for spec in self.experiment.models:
-            chosen[spec.name] = str(self.out / "models" / spec.name)
+            if spec.eval_tasks != []:  # [] = a stage that only feeds the next one
+                chosen[spec.name] = str(self.out / "models" / spec.name)
         return chosen
 
     def eval_tasks(self, label: str) -> list[str]:

@@ -72,7 +72,8 @@ class ModelSpec(Strict):
     init: Optional[str] = Field(None, description="a model of this run to start from (default: the base model)")
     train: TrainOverrides = Field(default_factory=TrainOverrides)
     eval_tasks: Optional[list[str]] = Field(
-        None, min_length=1, description="tasks to score this model on (default: evaluate.tasks); saves time in studies")
+        None, description="tasks to score this model on (default: evaluate.tasks); saves time in studies; [] = not "
+                          "evaluated (a first stage that only feeds the next)")
 
 
 class EvalSpec(Strict):

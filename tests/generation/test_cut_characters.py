@@ -87,7 +87,7 @@ def test_the_rolling_batch_drops_it_too(generator, monkeypatch):
     half = [byte_token(tok, "中".encode()[0])]
     whole = tok.encode("答案", add_special_tokens=False)
     outputs = {0: whole + half, 1: whole + [tok.eos_token_id]}
-    monkeypatch.setattr(rolling.RollingGreedy, "run", lambda self, ids, order, **kw: iter(outputs.items()))
+    monkeypatch.setattr(rolling.RollingDecoder, "run", lambda self, ids, order, **kw: iter(outputs.items()))
     answers = dict(pair for batch in generator.generate(["a", "b"], max_new_tokens=len(outputs[0]), rolling=True)
                    for pair in batch)
     assert answers[0] == "答案" and answers[0].cut_characters == 1

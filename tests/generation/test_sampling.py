@@ -123,7 +123,8 @@ class FakeVLLM:
                 for p in prompts:
                     ids = p["prompt_token_ids"]
                     logprobs = [None] + [{t: SimpleNamespace(logprob=-0.1 * k)} for k, t in enumerate(ids) if k]
-                    out.append(SimpleNamespace(outputs=[SimpleNamespace(text="x")], prompt_logprobs=logprobs))
+                    out.append(SimpleNamespace(outputs=[SimpleNamespace(text="x", finish_reason="stop")],
+                                               prompt_logprobs=logprobs))
                 return out
 
         self.LLM = LLM

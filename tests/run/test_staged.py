@@ -340,19 +340,16 @@ def test_naming_the_base_model_as_init_is_the_default(tmp_path, tiny_model_dir, 
 def test_a_launched_stage_passes_its_upstream_fingerprint_to_lingalign_train(tmp_path, tiny_model_dir, monkeypatch):
     """Under ``launch:`` a stage is started as ``lingalign train ... --start-fingerprint FP``; here the command
     runs in this process (no accelerate), so the flag's way through the train CLI is what is checked."""
-    from types import SimpleNamespace
 
     from lingalign.run import launcher
 
-    commands, real_run = [], launcher.subprocess.run
+    commands = []
 
-    def in_process(command, *args, **kwargs):
-        if "lingalign.cli" not in command:  # other tools (e.g. reading the CPU's model for provenance)
-            return real_run(command, *args, **kwargs)
+    def in_process(command, env=None):
         commands.append(command)
-        return SimpleNamespace(returncode=main(command[command.index("lingalign.cli") + 1:]))
+        return main(command[command.index("lingalign.cli") + 1:])
 
-    monkeypatch.setattr(launcher.subprocess, "run", in_process)
+    monkeypatch.setattr(launcher, "run_launcher", in_process)
     recipes = Path(__file__).resolve().parents[2] / "recipes"
     launch = {"accelerate_config": str(recipes / "accelerate" / "ddp.yaml"), "num_processes": 1}
     out = tmp_path / "out"

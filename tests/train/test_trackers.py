@@ -46,8 +46,11 @@ def test_report_to_is_not_part_of_the_run(tmp_path):
 
 
 def test_a_missing_tracker_package_is_one_line_naming_the_extra(monkeypatch, tmp_path, capsys):
+    # tensorboard "installed", wandb not, whatever this machine has: the first missing one is reported
+    installed = {"tensorboard": object(), "wandb": None}
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: installed[name] if name in installed
+                        else real(name, *a))
     with pytest.raises(UserError, match=r"wandb needs the wandb package.*pip install 'lingalign\[wandb\]'"):
         trackers.check_trackers(["tensorboard", "wandb"])
     recipe = tmp_path / "r.yaml"

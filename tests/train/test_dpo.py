@@ -15,7 +15,7 @@ from lingalign.train import train
 from lingalign.train.dpo import PreferenceObjective, Reference
 from lingalign.train.dpo_loss import MODEL_KEYS, PreferenceLogps, collate_pairs, dpo_loss, sequence_logps
 from lingalign.train.examples import Example
-from lingalign.train.stage import work_dir
+from lingalign.train.identity import work_dir
 
 
 @pytest.fixture(scope="module")

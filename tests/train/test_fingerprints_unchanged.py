@@ -16,8 +16,8 @@ from lingalign.artifacts import hash_obj
 from lingalign.run.plan import Plan
 from lingalign.run.sweep import load_sweep
 from lingalign.train.command import load_config
+from lingalign.train.identity import fingerprint
 from lingalign.train.recipe import NON_RESULT_KEYS, TrainConfig
-from lingalign.train.stage import fingerprint
 
 SHIPPED = Path(__file__).resolve().parents[2] / "recipes"
 RECIPES = SHIPPED / "train"

@@ -13,8 +13,9 @@ import pytest
 from lingalign.cli import main
 from lingalign.errors import UserError
 from lingalign.train import trackers
+from lingalign.train.identity import fingerprint, work_dir
 from lingalign.train.recipe import TrainConfig
-from lingalign.train.stage import fingerprint, train, work_dir
+from lingalign.train.stage import train
 
 LOGGED = ["train/epoch", "train/grad_norm", "train/loss", "train/lr", "train/tokens_per_s"]
 

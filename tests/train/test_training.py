@@ -13,9 +13,9 @@ from lingalign.models import load_model, load_tokenizer
 from lingalign.train import train
 from lingalign.train.checkpoint import list_checkpoints
 from lingalign.train.examples import Example
+from lingalign.train.identity import work_dir
 from lingalign.train.loop import accumulate_gradients, step_targets
 from lingalign.train.loss import ResponseLoss
-from lingalign.train.stage import work_dir
 
 
 def params_of(folder):

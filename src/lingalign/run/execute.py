@@ -27,7 +27,7 @@ from lingalign.run.plan import Plan, Start
 from lingalign.run.schema import ModelSpec
 from lingalign.run.steps import Runner
 from lingalign.train.export import export_merged
-from lingalign.train.stage import RUN_FILE, expected_fingerprint, work_dir
+from lingalign.train.identity import RUN_FILE, expected_fingerprint, work_dir
 
 log = logging.getLogger("lingalign.run")
 

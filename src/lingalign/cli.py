@@ -21,9 +21,9 @@ from lingalign.launching import Stopped, die_with_parent, under_launcher
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
-    "data": ("lingalign.data.command", "build CoIT/MuIT instruction data from bitext and instructions"),
-    "train": ("lingalign.train.command", "supervised fine-tuning (full or LoRA) of a causal LM"),
-    "eval": ("lingalign.evaluate.command", "score a model on XQuAD, MLQA, FLORES or your own sets"),
+    "data": ("lingalign.data.command", "instruction data (CoIT/MuIT, QAlign, pivot), Alpaca-X by MT, preference pairs"),
+    "train": ("lingalign.train.command", "fine-tune a causal LM: supervised or DPO, full or LoRA"),
+    "eval": ("lingalign.evaluate.command", "score a model: QA, translation, math, XCOPA, your own sets; compare"),
     "scaling": ("lingalign.scaling.command", "fit translation-data scaling laws and allocate a budget"),
     "analyze": ("lingalign.analysis.command", "layer-wise cross-lingual alignment and answer languages"),
     "run": ("lingalign.run.command", "run a whole experiment from one recipe, resumably"),
@@ -54,14 +54,16 @@ def _available_verbs() -> dict[str, object]:
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     parser = argparse.ArgumentParser(
         prog="lingalign",
-        description="Align languages during instruction tuning (CoIT / MuIT), then evaluate and analyse.",
+        description="Align languages during instruction tuning (CoIT / MuIT, QAlign, pivot answering, DPO on "
+                    "translation-consistency pairs), then evaluate and analyse.",
     )
     parser.add_argument("--version", action="version", version=f"lingalign {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     modules = _available_verbs()
     for verb, module in modules.items():
-        verb_parser = sub.add_parser(verb, help=VERBS[verb][1], description=module.__doc__)
+        verb_parser = sub.add_parser(verb, help=VERBS[verb][1], description=module.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # docstrings keep lines
         module.add_arguments(verb_parser)
     return parser, modules
 

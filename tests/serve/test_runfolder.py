@@ -91,3 +91,12 @@ def test_staged_models_are_planned_in_training_order(tmp_path):
     run = RunFolder(tmp_path)
     assert run.planned_steps() == ["data:a", "data:b", "train:solo", "train:one", "train:two"]
     assert run.model_names() == ["two", "solo", "one"]
+
+
+def test_pairs_sampled_from_a_model_of_the_run_are_planned_after_its_training(tmp_path):
+    """A pairs: dataset naming a model of the run is made after that model trains, and before the DPO model."""
+    (tmp_path / "recipe.yaml").write_text(
+        "datasets: {coit: {}, prefs: {pairs: {model: sft}}}\nmodels:\n  - {name: sft, data: coit}\n"
+        "  - {name: mapo, data: prefs, init: sft}\n", encoding="utf-8")
+    run = RunFolder(tmp_path)
+    assert run.planned_steps() == ["data:coit", "train:sft", "data:prefs", "train:mapo"]

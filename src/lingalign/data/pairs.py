@@ -79,18 +79,26 @@ class PairsKey:
     fingerprint: str
 
 
-def pairs_key(recipe: PairsRecipe, recipe_dir: str | Path | None = None, model: str | None = None) -> PairsKey:
-    """The :class:`PairsKey` of ``recipe`` (``model`` replaces ``recipe.model``); missing inputs are UserErrors."""
+def pairs_key(recipe: PairsRecipe, recipe_dir: str | Path | None = None, model: str | None = None,
+              model_identity: tuple[str, str] | None = None) -> PairsKey:
+    """The :class:`PairsKey` of ``recipe`` (``model`` replaces ``recipe.model``); missing inputs are UserErrors.
+
+    ``model_identity`` (name, fingerprint) stands for the model in the fingerprints instead of its path
+    and files: ``lingalign run`` passes a model of the run as ``models/<name>`` and its train step's
+    fingerprint, so the pairs' fingerprint is known before that model is trained, wherever the run folder is.
+    """
     update = {"model": model_ref(model or recipe.model, recipe_dir)}
     if recipe.scorer:
         update["scorer"] = model_ref(recipe.scorer, recipe_dir)
     recipe = recipe.model_copy(update=update)
     fmt, paths = prompt_files(recipe.prompts, recipe_dir)
     inputs = {f"{recipe.prompts.name}:{p.name}": hash_path(p) for p in paths}
-    models = {"model": model_fingerprint(resolve_model(recipe.model))}
+    models = {"model": model_identity[1] if model_identity else model_fingerprint(resolve_model(recipe.model))}
     if recipe.scorer:
         models["scorer"] = model_fingerprint(resolve_model(recipe.scorer))
     sampled = recipe.model_dump(mode="json", exclude={"min_margin"})
+    if model_identity:
+        sampled["model"] = model_identity[0]
     samples_fp = hash_obj({"config": sampled, "format": fmt, "inputs": inputs, "models": models,
                            "version": FORMAT_VERSION})
     fingerprint = hash_obj({"samples": samples_fp, "min_margin": recipe.min_margin})
@@ -98,20 +106,22 @@ def pairs_key(recipe: PairsRecipe, recipe_dir: str | Path | None = None, model: 
 
 
 def build_pairs(recipe: PairsRecipe | str | Path, out_dir: str | Path, *, recipe_dir: str | Path | None = None,
-                model: str | None = None, force: bool = False, stop_after_chunks: int | None = None) -> dict:
+                model: str | None = None, model_identity: tuple[str, str] | None = None, force: bool = False,
+                stop_after_chunks: int | None = None) -> dict:
     """Sample, score and pair the prompts of ``recipe`` into ``out_dir``; returns the manifest.
 
     ``recipe`` is a ``PairsRecipe`` or a YAML path (relative paths resolved against ``recipe_dir``,
     default the YAML's folder); ``model`` replaces the recipe's model (``lingalign run`` passes a
-    model of the run). A finished folder with the same fingerprint is kept unless ``force``; an
-    unfinished one is resumed. ``stop_after_chunks`` (tests) stops early, as a kill after that chunk would.
+    model of the run, with its ``model_identity``: see :func:`pairs_key`). A finished folder with the
+    same fingerprint is kept unless ``force``; an unfinished one is resumed. ``stop_after_chunks``
+    (tests) stops early, as a kill after that chunk would.
     """
     source_name = "recipe"
     if not isinstance(recipe, PairsRecipe):
         source_name = str(recipe)
         recipe_dir = recipe_dir if recipe_dir is not None else Path(recipe).parent
         recipe = load_pairs_recipe(recipe)
-    key = pairs_key(recipe, recipe_dir, model)
+    key = pairs_key(recipe, recipe_dir, model, model_identity)
     recipe, out_dir = key.recipe, Path(out_dir)
     work = ChunkedWork(out_dir / PARTIAL, key.samples_fingerprint, (SAMPLES_FILE,))
     manifest = read_manifest(out_dir)
@@ -168,6 +178,23 @@ def _finished(manifest: dict | None, fingerprint: str, out_dir: Path, field: str
 
 def _claim(out_dir: Path, samples_fingerprint: str, force: bool) -> None:
     """Refuse a folder that holds another job's output (unless ``force``: then our files go)."""
+    problem = other_output(out_dir, samples_fingerprint)
+    if problem is None:
+        return
+    if not force:
+        raise UserError(f"{out_dir}: {problem}", hint="give another folder, or --force to replace it")
+    log.warning("%s %s: replacing it (--force)", out_dir, problem)
+    for name in (MANIFEST, PAIRS_FILE, SAMPLES_FILE):
+        (out_dir / name).unlink(missing_ok=True)
+    ChunkedWork(out_dir / PARTIAL, samples_fingerprint, ()).remove()
+
+
+def other_output(out_dir: str | Path, samples_fingerprint: str) -> str | None:
+    """What in ``out_dir`` another job (another stage, or other samples) wrote, or None.
+
+    ``lingalign run`` owns its data folders: it replaces such output (``force``) where the verb refuses it.
+    """
+    out_dir = Path(out_dir)
     manifest = read_manifest(out_dir)
     partial = ChunkedWork.fingerprint_in(out_dir / PARTIAL)
     problem = None
@@ -179,14 +206,7 @@ def _claim(out_dir: Path, samples_fingerprint: str, force: bool) -> None:
         problem = "holds unfinished pairs made with other settings"
     elif manifest is None and partial is None and any((out_dir / n).exists() for n in (PAIRS_FILE, SAMPLES_FILE)):
         problem = f"holds a {PAIRS_FILE} or {SAMPLES_FILE} that no pairs job here wrote"
-    if problem is None:
-        return
-    if not force:
-        raise UserError(f"{out_dir}: {problem}", hint="give another folder, or --force to replace it")
-    log.warning("%s %s: replacing it (--force)", out_dir, problem)
-    for name in (MANIFEST, PAIRS_FILE, SAMPLES_FILE):
-        (out_dir / name).unlink(missing_ok=True)
-    ChunkedWork(out_dir / PARTIAL, samples_fingerprint, ()).remove()
+    return problem
 
 
 # ---- one chunk ---------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from lingalign.models.resolve import (
     convert_gguf,
     default_gguf_file,
     is_adapter,
+    is_alias,
     resolve_model,
 )
 
 __all__ = ["DEFAULT_MODEL", "DTYPES", "adapter_base", "cache_dir", "convert_gguf", "default_gguf_file", "is_adapter",
-           "load_model", "load_tokenizer", "resolve_model", "torch_dtype"]
+           "is_alias", "load_model", "load_tokenizer", "resolve_model", "torch_dtype"]

@@ -125,6 +125,11 @@ def resolve_model(name_or_path: str) -> str:
     return text  # a hub id: only the local HF cache is consulted when offline
 
 
+def is_alias(name: str) -> bool:
+    """A name lingalign resolves itself (not a folder or hub id): recipes may name a model by it anywhere."""
+    return str(name) in _DEFAULT_ALIASES
+
+
 def is_adapter(path: str) -> bool:
     return (Path(path) / "adapter_config.json").exists() and not (Path(path) / "config.json").exists()
 

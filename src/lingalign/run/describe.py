@@ -44,14 +44,22 @@ def describe(plan: Plan, keys: Optional[StepKeys] = None) -> str:
             size = f"{built['counts']['kept']} of {built['counts']['records']} records kept"
         lines.append(f"  {key}: {spec.source_lang}->{step['source'].lang} of {step['source'].path} "
                      f"({size}) with {spec.model}{status(key)}")
-    counts = {}
+    counts, data_lines = {}, {}
     used = plan.used_datasets()
     for name in plan.datasets:
         counts[name], detail = dataset_kind(plan, name).summary(read_manifest(out / "data" / name))
         state = status(f"data:{name}") if name in used else "; not built: no model trains on it [unused]"
-        lines.append(f"  data:{name}: {detail}{state}")
+        data_lines[name] = f"  data:{name}: {detail}{state}"
+    # the steps in the order they run: data made by a model of the run (pairs) comes after its training
+    first_train = next((i for i, key in enumerate(plan.steps) if key.startswith("train:")), len(plan.steps))
+    later = [key.removeprefix("data:") for key in plan.steps[first_train:] if key.startswith("data:")]
+    lines += [line for name, line in data_lines.items() if name not in later]
     world = plan.processes or 1
-    for spec in plan.training_order():
+    for key in plan.steps[first_train:]:
+        if key.startswith("data:"):
+            lines.append(data_lines[key.removeprefix("data:")])
+            continue
+        spec = plan.spec(key.removeprefix("train:"))
         cfg = plan.trains[spec.name]
         per_step = cfg.micro_batch_size * cfg.gradient_accumulation_steps * world
         unit = "pairs" if cfg.method == "dpo" else "packed rows" if cfg.packing else "sequences"

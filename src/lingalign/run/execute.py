@@ -1,8 +1,9 @@
 """Running a plan: every step in order, each skipped when the run folder already holds its result.
 
-Order: translations (Alpaca-X made by machine translation), datasets, training (each model after
-the model it starts from), evaluation, alignment analysis, then the report (rewritten when any step
-ran). A run killed at any point resumes: finished steps are skipped, training continues from its
+Order: translations (Alpaca-X made by machine translation), datasets and training in the plan's
+order (each model after its dataset and the model it starts from; preference pairs sampled from a
+model of the run after that model), evaluation, alignment analysis, then the report (rewritten when
+any step ran). A run killed at any point resumes: finished steps are skipped, training continues from its
 last checkpoint (at any stage of a chain) and evaluation from its last written prediction.
 """
 
@@ -22,7 +23,7 @@ from lingalign.data.translate import translate_set
 from lingalign.report.command import write_report
 from lingalign.run import launcher
 from lingalign.run.datasets import dataset_kind
-from lingalign.run.fingerprints import pending_steps, translation_dir, translation_steps
+from lingalign.run.fingerprints import step_keys, translation_dir, translation_steps
 from lingalign.run.plan import Plan, Start
 from lingalign.run.schema import ModelSpec
 from lingalign.run.steps import Runner
@@ -46,20 +47,24 @@ def execute(plan: Plan) -> Path:
         folder = translation_dir(plan, step)
         ran |= runner.step(key, step["fingerprint"], lambda s=step, f=folder: translate_set(
             s["path"], f, s["source"].lang, s["spec"], fmt=s["fmt"], fields=s["source"].fields), output=folder)
-    for name in plan.used_datasets():
-        folder, kind = out / "data" / name, dataset_kind(plan, name)
-        ran |= runner.step(f"data:{name}", kind.step_fingerprint(), lambda k=kind, f=folder: k.build(f),
-                           output=folder)
-
-    # Fingerprints downstream of the data use the data stage's content fingerprint, known only now.
-    _, fps = pending_steps(plan)
-    for spec in plan.training_order():
+    keys = step_keys(plan)
+    for step in plan.steps:  # data and training, each after what it needs
+        stage, _, name = step.partition(":")
+        if stage == "data":
+            folder, kind = out / "data" / name, dataset_kind(plan, name, keys.models)
+            if runner.step(step, kind.step_fingerprint(), lambda k=kind, f=folder: k.build(f), output=folder):
+                ran = True
+                # fingerprints downstream of the data use its content fingerprint, known only now
+                keys = step_keys(plan)
+            continue
+        spec = plan.spec(name)
         folder = out / "models" / spec.name
         start = plan.starts.get(spec.name)
-        start_fp = fps[f"train:{start.upstream}"] if start else None
-        ran |= runner.step(f"train:{spec.name}", fps[f"train:{spec.name}"],
-                           lambda s=spec, f=start_fp: _train_step(plan, s, f), output=folder, oom_hint=TRAIN_OOM_HINT)
+        start_fp = keys.fingerprints[f"train:{start.upstream}"] if start else None
+        ran |= runner.step(step, keys.fingerprints[step], lambda s=spec, f=start_fp: _train_step(plan, s, f),
+                           output=folder, oom_hint=TRAIN_OOM_HINT)
 
+    fps = keys.fingerprints
     if exp.evaluate:
         spec = exp.evaluate
         for label, model in plan.eval_models().items():

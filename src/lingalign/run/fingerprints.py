@@ -5,6 +5,8 @@ A step runs again exactly when its fingerprint changes (or its output went missi
 - ``translate:<dataset>.<source>``: the translation's own fingerprint (input bytes, settings, model files);
 - ``data:<dataset>``: the dataset's settings plus the size and modification time of every input file
   (cheap on every run; the data stage then decides by content hash whether anything really changed);
+  for ``pairs:`` sampled from a model of the run, that model's train fingerprint too (and its content
+  fingerprint: settings, prompt bytes and that train fingerprint, so it is known before the model is);
 - ``train:<model>``: the train settings that change the weights, the base model's identity, and the
   data stage's *content* fingerprint (a rebuilt dataset with the same records does not retrain); for a
   model that starts from another model of the run (``init:``), the starting model's identity is that
@@ -31,13 +33,14 @@ from lingalign.run.steps import Runner
 from lingalign.train.recipe import NON_RESULT_KEYS
 
 
-def data_fingerprint(plan: Plan, name: str) -> str:
-    """The data step's key: its settings plus the size and modification time of every input file.
+def data_fingerprint(plan: Plan, name: str, models: Optional[dict[str, Optional[str]]] = None) -> str:
+    """The data step's key: its settings plus the size and modification time of every input file
+    (and, for data a model of the run makes, that model's train fingerprint: ``models``).
 
     Cheap to compute on every run; a changed file re-runs the step, and the data stage then
     decides by content hash whether anything really changed.
     """
-    return dataset_kind(plan, name).step_fingerprint()
+    return dataset_kind(plan, name, models).step_fingerprint()
 
 
 def translation_steps(plan: Plan) -> dict[str, dict]:
@@ -87,6 +90,7 @@ class StepKeys:
     pending: set[str] = field(default_factory=set)
     content: dict[str, Optional[str]] = field(default_factory=dict)
     unknown: dict[str, str] = field(default_factory=dict)
+    models: dict[str, Optional[str]] = field(default_factory=dict)  # model -> train fingerprint (base: identity)
 
 
 def step_keys(plan: Plan) -> StepKeys:
@@ -105,17 +109,14 @@ def step_keys(plan: Plan) -> StepKeys:
             keys.unknown[key] = step["why"]
         if fps[key] is None or not runner.is_done(key, fps[key], translation_dir(plan, step)):
             pending.update({key, f"data:{step['dataset']}"})
-    for name in plan.used_datasets():
-        key, folder = f"data:{name}", out / "data" / name
-        try:
-            fps[key] = data_fingerprint(plan, name)
-        except UserError as exc:
-            fps[key], keys.unknown[key] = None, exc.message
-        if fps[key] is None or not runner.is_done(key, fps[key], folder):
-            pending.add(key)
-        keys.content[name] = _content(plan, name, keys, cached=key not in pending)
-    model_fp = {BASE: model_identity(plan.base_model)}
-    for spec in plan.training_order():  # a stage's fingerprint needs the one of the model it starts from
+    model_fp = keys.models
+    model_fp[BASE] = model_identity(plan.base_model)
+    for step in plan.steps:  # each after what it needs: a stage after its start, pairs after their model
+        stage, _, name = step.partition(":")
+        if stage == "data":
+            _data_keys(plan, name, keys, runner)
+            continue
+        spec = plan.spec(name)
         key = f"train:{spec.name}"
         config = plan.trains[spec.name].model_dump(mode="json", exclude=set(NON_RESULT_KEYS))
         content = keys.content[spec.data]
@@ -154,13 +155,25 @@ def step_keys(plan: Plan) -> StepKeys:
     return keys
 
 
+def _data_keys(plan: Plan, name: str, keys: StepKeys, runner: Runner) -> None:
+    """The step and content fingerprints of ``data:<name>``, and whether it is pending."""
+    key, folder = f"data:{name}", plan.out / "data" / name
+    try:
+        keys.fingerprints[key] = data_fingerprint(plan, name, keys.models)
+    except UserError as exc:
+        keys.fingerprints[key], keys.unknown[key] = None, exc.message
+    if keys.fingerprints[key] is None or not runner.is_done(key, keys.fingerprints[key], folder):
+        keys.pending.add(key)
+    keys.content[name] = _content(plan, name, keys, cached=key not in keys.pending)
+
+
 def _content(plan: Plan, name: str, keys: StepKeys, *, cached: bool) -> Optional[str]:
     """A dataset's content fingerprint: its manifest's when the data step is cached (what a run then
     reads), else the one the build will write (its inputs are hashed; translations are not run)."""
     if cached:
         return (read_manifest(plan.out / "data" / name) or {}).get("fingerprint")
     try:
-        return dataset_kind(plan, name).content_fingerprint()
+        return dataset_kind(plan, name, keys.models).content_fingerprint()
     except UserError as exc:
         keys.unknown[f"data:{name}:content"] = exc.message
         return None

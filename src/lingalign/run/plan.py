@@ -8,28 +8,38 @@ the base model. The plan checks the chain (a known model, not itself, no cycle, 
 beside it) and orders the training steps so that every model comes after the one it starts from
 (recipe order among independent ones). Only the weights carry over: each stage is a new training
 run, with its own schedule, optimizer state and data order.
+
+Data made by a model of the run: a ``pairs:`` dataset whose ``pairs.model`` names a model of the run
+is sampled from that model's folder, so its data step comes after that model's training step. The
+plan orders data and training steps together (:attr:`Plan.steps`) and refuses a cycle (the pairs'
+model trains on those pairs, directly or through ``init:``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from lingalign.config import apply_overrides, model_ref, read_recipe, read_yaml, resolve_path
+from lingalign.config import SAMPLE_PREFIX, apply_overrides, model_ref, read_recipe, read_yaml, resolve_path
 from lingalign.errors import UserError
+from lingalign.models import is_alias
 from lingalign.run.schema import (
     BASE,
     INSTRUCTIONS,
     PREFERENCE_PAIRS,
     ModelSpec,
+    SampledPairs,
     given_keys,
     records_of,
     validate_experiment,
     validate_one_line,
 )
 from lingalign.train.recipe import TrainConfig
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
 
 
 def looks_like_path(value: str) -> bool:
@@ -81,6 +91,11 @@ class Plan:
                                 f"defined: {', '.join(self.datasets)}")
         self.init = _check_chain(exp.models, source)
         self.order = _training_order(exp.models, self.init)
+        # pairs dataset -> the model of the run it is sampled from (None: a model from outside the run)
+        self.pairs_models = {name: _pairs_model(name, entry.pairs.model, names, self.recipe_dir, source)
+                             for name, entry in self.datasets.items() if isinstance(entry, SampledPairs)}
+        self.steps = _step_order(self, source)
+        self.order = [key.removeprefix("train:") for key in self.steps if key.startswith("train:")]
         self.trains, self.starts = {}, {}
         for name in self.order:  # an upstream's settings are known before the models that start from it
             spec = self.spec(name)
@@ -109,6 +124,14 @@ class Plan:
 
     def spec(self, name: str) -> ModelSpec:
         return next(m for m in self.experiment.models if m.name == name)
+
+    def pairs_model(self, dataset: str) -> str:
+        """What a ``pairs:`` dataset samples from: ``models/<name>`` of the run, or the model as named."""
+        upstream = self.pairs_models[dataset]
+        if upstream is not None:
+            return os.path.abspath(self.out / "models" / upstream)
+        value = self.datasets[dataset].pairs.model
+        return self.base_model if value == BASE else model_ref(value, self.recipe_dir)
 
     def training_order(self) -> list[ModelSpec]:
         """The models in the order they train: each after the model it starts from, else in recipe order."""
@@ -190,6 +213,72 @@ def _training_order(models: list[ModelSpec], init: dict[str, Optional[str]]) -> 
         order.append(ready)
         remaining.remove(ready)
     return order
+
+
+def _pairs_model(dataset: str, value: str, models: set[str], recipe_dir: Path, source: str) -> Optional[str]:
+    """The model of the run a ``pairs:`` dataset samples from (None: the base model, an alias, a hub id or a
+    folder); any other name is a one-line error: most likely a misspelt model of the run."""
+    if value in models:
+        return value
+    known = (value == BASE or is_alias(value) or looks_like_path(value) or value.startswith(SAMPLE_PREFIX)
+             or resolve_path(value, recipe_dir).exists() or HUB_ID.match(value))
+    if known:
+        return None
+    raise UserError(f"{source} [datasets.{dataset}.pairs.model]: {value!r} is no model of this run, no lingalign "
+                    f"alias, hub id (owner/name) or existing folder",
+                    hint=f"name a model of this run ({', '.join(sorted(models))}), {BASE} (the base model), "
+                         f"an alias, a hub id or a folder")
+
+
+def _step_order(plan: "Plan", source: str) -> list[str]:
+    """The data and training steps in the order they run: ``data:<d>`` and ``train:<m>`` keys.
+
+    A step runs once what it needs is made: a model after its dataset and the model it starts from; a
+    ``pairs:`` dataset after the model of the run it samples from. Among steps ready together, the
+    first in the list ``data`` (in the order the models name them), then ``train`` (training order)
+    runs first: without pairs from the run's models, every data step comes before every training step.
+    """
+    needs: dict[str, list[str]] = {}
+    for name in plan.used_datasets():
+        upstream = plan.pairs_models.get(name)
+        needs[f"data:{name}"] = [f"train:{upstream}"] if upstream else []
+    for name in plan.order:
+        spec = plan.spec(name)
+        needs[f"train:{name}"] = [f"data:{spec.data}"] + ([f"train:{plan.init[name]}"] if plan.init[name] else [])
+    order: list[str] = []
+    remaining = list(needs)
+    while remaining:
+        ready = next((key for key in remaining if all(n in order for n in needs[key])), None)
+        if ready is None:  # a cycle; init cycles are refused before, so it runs through a pairs dataset
+            cycles = [_cycle(key, needs) for key in remaining if key.startswith("data:") and needs[key]]
+            cycle = next(c for c in cycles if c[-1] == c[0] and len(c) > 1)
+            dataset = cycle[0].removeprefix("data:")
+            raise UserError(f"{source} [datasets.{dataset}.pairs.model]: the pairs are sampled from model "
+                            f"{plan.pairs_models[dataset]!r}, which is trained on them ({' -> '.join(cycle)}); "
+                            f"sample from a model trained before it")
+        order.append(ready)
+        remaining.remove(ready)
+    return order
+
+
+def _cycle(start: str, needs: dict[str, list[str]]) -> list[str]:
+    """A path of ``needs`` from ``start`` back to it (depth first), as step keys."""
+    path: list[str] = [start]
+
+    def walk(key: str) -> bool:
+        for nxt in needs.get(key, []):
+            if nxt == start:
+                path.append(nxt)
+                return True
+            if nxt not in path:
+                path.append(nxt)
+                if walk(nxt):
+                    return True
+                path.pop()
+        return False
+
+    walk(start)
+    return path
 
 
 def _check_records(spec: ModelSpec, config: TrainConfig, records: str, source: str) -> None:

@@ -1,9 +1,10 @@
 """The experiment recipe of ``lingalign run``: one typed schema, checked before anything runs.
 
-An experiment names a base model, named datasets (data-stage recipes, or a file of preference
-pairs), the models to train (each on one dataset, with optional overrides of the shared ``train:``
-section, and optionally starting from another model of the run: ``init:``), the evaluation tasks,
-and optionally an alignment analysis and an ``accelerate launch`` setup. See docs/run.md.
+An experiment names a base model, named datasets (data-stage recipes, a file of preference pairs,
+or preference pairs sampled from a model: ``pairs:``), the models to train (each on one dataset,
+with optional overrides of the shared ``train:`` section, and optionally starting from another
+model of the run: ``init:``), the evaluation tasks, and optionally an alignment analysis and an
+``accelerate launch`` setup. See docs/run.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import Discriminator, Field, Tag
 
 from lingalign.config import Strict, partial_schema, validate
+from lingalign.data.pairs_recipe import PairsRecipe
 from lingalign.data.recipe import DataRecipe
 from lingalign.errors import UserError
 from lingalign.models import DEFAULT_MODEL
@@ -35,18 +37,33 @@ class PreferenceFile(Strict):
     preference_file: str = Field(description="a JSONL file of preference pairs (relative to the recipe, or sample:)")
 
 
+class SampledPairs(Strict):
+    """Preference pairs sampled from a model and scored by translation consistency (MAPO), as
+    ``lingalign data pairs`` makes them: ``pairs:`` holds that verb's recipe. Its ``model`` may name a
+    model of this run (then the pairs are made after that model is trained, from ``models/<name>``)."""
+
+    pairs: PairsRecipe
+
+
 # Tags of the kinds of dataset entry. They appear in pydantic's error locations between the dataset's
 # name and its key; validate_experiment drops them, so a message reads ``datasets.<name>.<key>``.
-DATASET_TAGS = {"data recipe": DataRecipe, "preference file": PreferenceFile}
+DATASET_TAGS = {"data recipe": DataRecipe, "preference file": PreferenceFile, "sampled pairs": SampledPairs}
 
 
 def _dataset_tag(entry: Any) -> str:
-    """Which kind an entry is: a mapping with ``preference_file`` (or, without ``sources``, a key spelt
-    like it) is a preference file; anything else a data recipe, which the schema then checks."""
+    """Which kind an entry is: a mapping with ``preference_file`` or ``pairs`` (or, without ``sources``, a
+    key spelt like one of them) is that kind; anything else a data recipe, which the schema then checks."""
     if isinstance(entry, dict):
+        if "sources" in entry:
+            return "data recipe"
         keys = [str(key) for key in entry]
-        misspelt = "sources" not in entry and difflib.get_close_matches("preference_file", keys, n=1)
-        return "preference file" if "preference_file" in entry or misspelt else "data recipe"
+        for key, tag in (("preference_file", "preference file"), ("pairs", "sampled pairs")):
+            if key in entry:
+                return tag
+        for key, tag in (("preference_file", "preference file"), ("pairs", "sampled pairs")):
+            if difflib.get_close_matches(key, keys, n=1):
+                return tag
+        return "data recipe"
     return next((tag for tag, kind in DATASET_TAGS.items() if isinstance(entry, kind)), "data recipe")
 
 
@@ -55,7 +72,7 @@ INSTRUCTIONS, PREFERENCE_PAIRS = "instruction records", "preference pairs"
 
 def records_of(entry: Any) -> str:
     """What the data step of a dataset entry writes: a model's method is checked against it before any work."""
-    return PREFERENCE_PAIRS if isinstance(entry, PreferenceFile) else INSTRUCTIONS
+    return PREFERENCE_PAIRS if isinstance(entry, (PreferenceFile, SampledPairs)) else INSTRUCTIONS
 
 
 DatasetEntry = Annotated[Union[tuple(Annotated[kind, Tag(tag)] for tag, kind in DATASET_TAGS.items())],

@@ -104,8 +104,7 @@ class RunFolder:
         """The step keys ``lingalign run`` executes for this recipe, in order (as in run.execute)."""
         recipe = self.recipe()
         models = [m for m in recipe.get("models") or [] if isinstance(m, dict) and "name" in m]
-        keys = [f"data:{d}" for d in dict.fromkeys(m.get("data") for m in models) if d]
-        keys += [f"train:{name}" for name in _training_order(models)]
+        keys = _build_order(models, recipe.get("datasets"))
         evaluation = recipe.get("evaluate")
         if isinstance(evaluation, dict):
             if evaluation.get("include_base", True):
@@ -190,6 +189,35 @@ def _read_json_or_empty(path: Path) -> dict:
     except UserError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _build_order(models: list[dict], datasets) -> list[str]:
+    """The data and train steps in the order ``lingalign run`` runs them (run.plan's rule, on the recipe as
+    written): a model after its dataset and its ``init:``, a ``pairs:`` dataset after the model of the run
+    it samples from; among those ready, data first."""
+    datasets = datasets if isinstance(datasets, dict) else {}
+    names = [m["name"] for m in models]
+    needs: dict[str, list[str]] = {}
+    for name in dict.fromkeys(m.get("data") for m in models):
+        if name:
+            entry = datasets.get(name)
+            pairs = entry.get("pairs") if isinstance(entry, dict) else None
+            upstream = pairs.get("model") if isinstance(pairs, dict) else None
+            needs[f"data:{name}"] = [f"train:{upstream}"] if upstream in names else []
+    init = {m["name"]: m.get("init") for m in models}
+    data = {m["name"]: m.get("data") for m in models}
+    for name in _training_order(models):
+        needs[f"train:{name}"] = ([f"data:{data[name]}"] if data[name] else []) + \
+            ([f"train:{init[name]}"] if init[name] in names else [])
+    order: list[str] = []
+    remaining = list(needs)
+    while remaining:
+        ready = next((k for k in remaining if all(n in order or n not in needs for n in needs[k])), None)
+        if ready is None:  # a cycle, which the run refuses: keep this order
+            return [*order, *remaining]
+        order.append(ready)
+        remaining.remove(ready)
+    return order
 
 
 def _training_order(models: list[dict]) -> list[str]:

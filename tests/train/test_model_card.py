@@ -146,6 +146,8 @@ def test_lora_adapter_and_dpo_folders_say_what_they_are(hub_base, coit_data, tin
 def test_what_the_card_reads_from_names_and_paths():
     assert facts.hub_dataset("../../../shared/data/bitext/wmt-newstest/en-hi/newstest2014.en-hi") == "wmt/wmt14"
     assert facts.hub_dataset("sample:bitext/tatoeba.eng-vie") == "Helsinki-NLP/tatoeba_mt"
+    assert facts.hub_dataset("sample:gsm8kinstruct/question-zh-en/train") == "Mathoctopus/GSM8KInstruct_Parallel"
+    assert facts.hub_dataset("../../../shared/data/gsm8kinstruct/en/train.txt") == "openai/gsm8k"
     assert facts.hub_dataset("../data/my-own.jsonl") is None
     assert facts.base_hub_id(DEFAULT_MODEL, "/anywhere") == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert facts.base_hub_id("org/name", "/x") == "org/name"

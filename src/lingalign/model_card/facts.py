@@ -35,6 +35,9 @@ HUB_DATASETS = ((r"alpaca", "tatsu-lab/alpaca"),           # Alpaca, and its tra
                 (r"xquad", "google/xquad"),
                 (r"mlqa", "facebook/mlqa"),
                 (r"mgsm", "juletxara/mgsm"),
+                (r"gsm8kinstruct/question", "Mathoctopus/GSM8KInstruct_Parallel"),  # translated GSM8K questions
+                (r"gsm8k", "openai/gsm8k"),         # GSM8K train (gsm8kinstruct/en: its worked answers)
+                (r"msvamp", "Mathoctopus/MSVAMP"),
                 (r"xcopa", "cambridgeltl/xcopa"))
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

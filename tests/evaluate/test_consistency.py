@@ -16,6 +16,7 @@ from lingalign.evaluate.scoring import add_consistency, score_task
 from lingalign.evaluate.significance import consistency_bootstrap, paired_bootstrap
 from lingalign.metrics.consistency import consistency
 from lingalign.metrics.math_answers import is_correct
+from lingalign.prompting import PIVOT_SEPARATOR
 from lingalign.tasks.base import Task
 
 FAST = dict(limit=4, batch_size=4, max_new_tokens=6, dtype="float32")
@@ -128,6 +129,26 @@ def test_compare_prints_a_consistency_row_with_a_paired_interval(tmp_path, capsy
     side_by_side = next(line for line in out.splitlines() if "consistency vs mgsm-en" in line and "[" not in line)
     assert "25.0" in side_by_side and "75.0" in side_by_side
     assert "consistency" not in json.loads(target.read_text())["bootstrap"][0]["tasks"]["mgsm-en"]
+
+
+def test_compare_resamples_a_pivot_models_consistency_on_its_final_parts(tmp_path, capsys):
+    """A pivot model's English working holds numbers of its own: only the final part may be compared."""
+    english = math_records([f"Working: 3 + 4 = 7.{PIVOT_SEPARATOR}The answer is {g}." for g in GOLD], GOLD)
+    chinese = math_records([f"Working: 3 + 4 = 7.{PIVOT_SEPARATOR}答案是 {g}。" if i < 30 else
+                            f"Working: 3 + 4 = {g}.{PIVOT_SEPARATOR}答案是 7。" for i, g in enumerate(GOLD)], GOLD)
+    pivot = tmp_path / "pivot"
+    entries = {}
+    for name, lang, records in (("mgsm-zh", "zh", chinese), ("mgsm-en", "en", english)):
+        append_jsonl(pivot / "predictions" / f"{name}.jsonl", records)
+        entries[name] = score_task(Task(name, "math", lang, [], [Path("data")]), records,
+                                   pivot_separator=PIVOT_SEPARATOR)
+    write_json(pivot / "results.json", {"model": "pivot", "prompt_format": "alpaca-pivot", "tasks": entries})
+    base = math_run(tmp_path / "base", 10)
+    target = tmp_path / "cmp.json"
+    assert cli_main(["eval", "--compare", str(base), str(pivot), "--bootstrap", "200", "--json", str(target)]) == 0
+    entry = json.loads(target.read_text())["bootstrap"][0]["tasks"]["mgsm-zh"]["consistency"]
+    # whole responses would agree on 0 items (the last numbers differ) or on the working's 7s; final parts on 30
+    assert (entry["a"], entry["b"], entry["delta"], entry["n"]) == (25.0, 75.0, 50.0, 40)
 
 
 def test_consistency_is_resampled_even_when_results_json_predates_it(tmp_path):

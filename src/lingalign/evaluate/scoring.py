@@ -139,9 +139,12 @@ def add_consistency(tasks: dict[str, dict], records: Callable[[str], list[dict] 
     return added
 
 
-def final_parts(records: list[dict], entry: dict) -> list[dict]:
-    """The records with each prediction as it was scored: a pivot model's cut to its final part."""
+def final_parts(records: list[dict] | dict[str, dict], entry: dict) -> list[dict] | dict[str, dict]:
+    """The records (a list, or a dict by id as ``read_predictions`` gives them), each prediction as it
+    was scored: a pivot model's cut to its final part."""
     separator = entry.get("pivot_separator")
     if not separator:
         return records
+    if isinstance(records, dict):
+        return {key: {**r, "prediction": scored_answer(r["prediction"], separator)} for key, r in records.items()}
     return [{**r, "prediction": scored_answer(r["prediction"], separator)} for r in records]

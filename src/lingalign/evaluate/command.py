@@ -1,4 +1,4 @@
-"""Score a model on XQuAD, MLQA, FLORES, NTREX, MGSM, XCOPA or your own sets; compare results files.
+"""Score a model on XQuAD, MLQA, FLORES, NTREX, MGSM, MSVAMP, XCOPA or your own sets; compare results files.
 
   lingalign eval --model PATH --task xquad-zh,flores-en-zh -o DIR [--limit N] [--processes N]
   lingalign eval --list [--data-root DIR]

@@ -94,6 +94,9 @@ def test_an_unknown_pairs_model_is_one_line_naming_the_key(tmp_path, tiny_model_
     line = one_line_error(tmp_path, mapo(tiny_model_dir, pairs={"model": "sft-typo"}), capsys)
     assert line == (f"lingalign run: error: {tmp_path / 'recipe.yaml'} [datasets.prefs.pairs.model]: 'sft-typo' is "
                     f"no model of this run, no lingalign alias, hub id (owner/name) or existing folder")
+    assert run(write_recipe(tmp_path, mapo(tiny_model_dir, pairs={"model": "sft-typo"})), tmp_path / "out") == 2
+    hint = capsys.readouterr().err.strip().splitlines()[1]  # the DPO model trains on the pairs: not suggested
+    assert "name a model of this run (sft), base (the base model)" in hint and "mapo" not in hint
 
 
 @pytest.mark.parametrize("models, cycle", [

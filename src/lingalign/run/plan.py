@@ -92,7 +92,8 @@ class Plan:
         self.init = _check_chain(exp.models, source)
         self.order = _training_order(exp.models, self.init)
         # pairs dataset -> the model of the run it is sampled from (None: a model from outside the run)
-        self.pairs_models = {name: _pairs_model(name, entry.pairs.model, names, self.recipe_dir, source)
+        self.pairs_models = {name: _pairs_model(name, entry.pairs.model, names, self.recipe_dir, source,
+                                                suggest=names - _trained_on(name, exp.models, self.init))
                              for name, entry in self.datasets.items() if isinstance(entry, SampledPairs)}
         self.steps = _step_order(self, source)
         self.order = [key.removeprefix("train:") for key in self.steps if key.startswith("train:")]
@@ -215,19 +216,31 @@ def _training_order(models: list[ModelSpec], init: dict[str, Optional[str]]) -> 
     return order
 
 
-def _pairs_model(dataset: str, value: str, models: set[str], recipe_dir: Path, source: str) -> Optional[str]:
+def _trained_on(dataset: str, models: list[ModelSpec], init: dict[str, Optional[str]]) -> set[str]:
+    """The models that train on ``dataset``, and every stage that starts from one of them."""
+    found = {m.name for m in models if m.data == dataset}
+    while True:
+        more = {name for name, start in init.items() if start in found} - found
+        if not more:
+            return found
+        found |= more
+
+
+def _pairs_model(dataset: str, value: str, models: set[str], recipe_dir: Path, source: str,
+                 suggest: set[str]) -> Optional[str]:
     """The model of the run a ``pairs:`` dataset samples from (None: the base model, an alias, a hub id or a
-    folder); any other name is a one-line error: most likely a misspelt model of the run."""
+    folder); any other name is a one-line error: most likely a misspelt model of the run. The hint names
+    only the run's models the pairs could come from (not those trained on them: a cycle)."""
     if value in models:
         return value
     known = (value == BASE or is_alias(value) or looks_like_path(value) or value.startswith(SAMPLE_PREFIX)
              or resolve_path(value, recipe_dir).exists() or HUB_ID.match(value))
     if known:
         return None
+    run_models = f"a model of this run ({', '.join(sorted(suggest))}), " if suggest else ""
     raise UserError(f"{source} [datasets.{dataset}.pairs.model]: {value!r} is no model of this run, no lingalign "
                     f"alias, hub id (owner/name) or existing folder",
-                    hint=f"name a model of this run ({', '.join(sorted(models))}), {BASE} (the base model), "
-                         f"an alias, a hub id or a folder")
+                    hint=f"name {run_models}{BASE} (the base model), an alias, a hub id or a folder")
 
 
 def _step_order(plan: "Plan", source: str) -> list[str]:

@@ -18,14 +18,13 @@ model trains on those pairs, directly or through ``init:``).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 from lingalign.config import SAMPLE_PREFIX, apply_overrides, model_ref, read_recipe, read_yaml, resolve_path
 from lingalign.errors import UserError
-from lingalign.models import is_alias
+from lingalign.models import is_alias, is_hub_id
 from lingalign.run.schema import (
     BASE,
     INSTRUCTIONS,
@@ -37,9 +36,8 @@ from lingalign.run.schema import (
     validate_experiment,
     validate_one_line,
 )
+from lingalign.step_order import first_ready_order
 from lingalign.train.recipe import TrainConfig
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
 
 
 def looks_like_path(value: str) -> bool:
@@ -208,12 +206,7 @@ def _check_chain(models: list[ModelSpec], source: str) -> dict[str, Optional[str
 
 def _training_order(models: list[ModelSpec], init: dict[str, Optional[str]]) -> list[str]:
     """A topological order of the chain: repeatedly the first model in recipe order whose start is trained."""
-    order, remaining = [], [m.name for m in models]
-    while remaining:
-        ready = next(n for n in remaining if init[n] is None or init[n] in order)
-        order.append(ready)
-        remaining.remove(ready)
-    return order
+    return first_ready_order({m.name: [init[m.name]] if init[m.name] else [] for m in models})[0]
 
 
 def _trained_on(dataset: str, models: list[ModelSpec], init: dict[str, Optional[str]]) -> set[str]:
@@ -234,7 +227,7 @@ def _pairs_model(dataset: str, value: str, models: set[str], recipe_dir: Path, s
     if value in models:
         return value
     known = (value == BASE or is_alias(value) or looks_like_path(value) or value.startswith(SAMPLE_PREFIX)
-             or resolve_path(value, recipe_dir).exists() or HUB_ID.match(value))
+             or resolve_path(value, recipe_dir).exists() or is_hub_id(value))
     if known:
         return None
     run_models = f"a model of this run ({', '.join(sorted(suggest))}), " if suggest else ""
@@ -258,19 +251,14 @@ def _step_order(plan: "Plan", source: str) -> list[str]:
     for name in plan.order:
         spec = plan.spec(name)
         needs[f"train:{name}"] = [f"data:{spec.data}"] + ([f"train:{plan.init[name]}"] if plan.init[name] else [])
-    order: list[str] = []
-    remaining = list(needs)
-    while remaining:
-        ready = next((key for key in remaining if all(n in order for n in needs[key])), None)
-        if ready is None:  # a cycle; init cycles are refused before, so it runs through a pairs dataset
-            cycles = [_cycle(key, needs) for key in remaining if key.startswith("data:") and needs[key]]
-            cycle = next(c for c in cycles if c[-1] == c[0] and len(c) > 1)
-            dataset = cycle[0].removeprefix("data:")
-            raise UserError(f"{source} [datasets.{dataset}.pairs.model]: the pairs are sampled from model "
-                            f"{plan.pairs_models[dataset]!r}, which is trained on them ({' -> '.join(cycle)}); "
-                            f"sample from a model trained before it")
-        order.append(ready)
-        remaining.remove(ready)
+    order, stuck = first_ready_order(needs)
+    if stuck:  # a cycle; init cycles are refused before, so it runs through a pairs dataset
+        cycles = [_cycle(key, needs) for key in stuck if key.startswith("data:") and needs[key]]
+        cycle = next(c for c in cycles if c[-1] == c[0] and len(c) > 1)
+        dataset = cycle[0].removeprefix("data:")
+        raise UserError(f"{source} [datasets.{dataset}.pairs.model]: the pairs are sampled from model "
+                        f"{plan.pairs_models[dataset]!r}, which is trained on them ({' -> '.join(cycle)}); "
+                        f"sample from a model trained before it")
     return order
 
 

@@ -19,6 +19,7 @@ from lingalign.artifacts import read_json, read_jsonl_tolerant, read_text
 from lingalign.config import model_ref
 from lingalign.errors import UserError
 from lingalign.models import DEFAULT_MODEL
+from lingalign.step_order import first_ready_order
 
 BASE = "base"  # the label of the untuned base model, as in lingalign.run.schema
 ACTIVE_SECONDS = 15 * 60  # a write this recent means the run is probably still going
@@ -194,41 +195,26 @@ def _read_json_or_empty(path: Path) -> dict:
 def _build_order(models: list[dict], datasets) -> list[str]:
     """The data and train steps in the order ``lingalign run`` runs them (run.plan's rule, on the recipe as
     written): a model after its dataset and its ``init:``, a ``pairs:`` dataset after the model of the run
-    it samples from; among those ready, data first."""
+    it samples from; among those ready, data first. A cycle, which the run refuses, keeps the list order."""
     datasets = datasets if isinstance(datasets, dict) else {}
-    names = [m["name"] for m in models]
     needs: dict[str, list[str]] = {}
     for name in dict.fromkeys(m.get("data") for m in models):
         if name:
             entry = datasets.get(name)
             pairs = entry.get("pairs") if isinstance(entry, dict) else None
             upstream = pairs.get("model") if isinstance(pairs, dict) else None
-            needs[f"data:{name}"] = [f"train:{upstream}"] if upstream in names else []
+            needs[f"data:{name}"] = [f"train:{upstream}"] if upstream else []  # a model from outside: no step
     init = {m["name"]: m.get("init") for m in models}
     data = {m["name"]: m.get("data") for m in models}
     for name in _training_order(models):
-        needs[f"train:{name}"] = ([f"data:{data[name]}"] if data[name] else []) + \
-            ([f"train:{init[name]}"] if init[name] in names else [])
-    order: list[str] = []
-    remaining = list(needs)
-    while remaining:
-        ready = next((k for k in remaining if all(n in order or n not in needs for n in needs[k])), None)
-        if ready is None:  # a cycle, which the run refuses: keep this order
-            return [*order, *remaining]
-        order.append(ready)
-        remaining.remove(ready)
-    return order
+        needs[f"train:{name}"] = [f"{stage}:{need}" for stage, need in (("data", data[name]), ("train", init[name]))
+                                  if need]  # a need that is no step here (a model from outside) counts as met
+    order, stuck = first_ready_order(needs)
+    return order + stuck
 
 
 def _training_order(models: list[dict]) -> list[str]:
     """Model names in the order ``lingalign run`` trains them: each after the model it starts from
     (``init:``), else in recipe order (run.plan's rule, on the recipe as written)."""
-    names = [m["name"] for m in models]
-    init = {m["name"]: m.get("init") for m in models if m.get("init") in names}
-    order: list[str] = []
-    while len(order) < len(names):
-        ready = next((n for n in names if n not in order and (n not in init or init[n] in order)), None)
-        if ready is None:  # a cycle, which the run refuses: keep the recipe's order
-            return [*order, *(n for n in names if n not in order)]
-        order.append(ready)
-    return order
+    order, stuck = first_ready_order({m["name"]: [m["init"]] if m.get("init") else [] for m in models})
+    return order + stuck

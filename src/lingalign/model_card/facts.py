@@ -21,7 +21,7 @@ import langcodes
 import yaml
 
 from lingalign.artifacts import read_jsonl_tolerant
-from lingalign.models import DEFAULT_MODEL
+from lingalign.models import DEFAULT_MODEL, is_hub_id
 
 # Base models lingalign names by an alias, and their Hub ids.
 HUB_MODELS = {DEFAULT_MODEL: "HuggingFaceTB/SmolLM2-135M-Instruct"}
@@ -40,7 +40,6 @@ HUB_DATASETS = ((r"alpaca", "tatsu-lab/alpaca"),           # Alpaca, and its tra
                 (r"msvamp", "Mathoctopus/MSVAMP"),
                 (r"xcopa", "cambridgeltl/xcopa"))
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 CACHE_FOLDER = re.compile(r"models--([\w.-]+)--([\w.-]+)")
 
 
@@ -57,7 +56,7 @@ def base_hub_id(name: str, path: str) -> str | None:
     """The base model's Hub id: a known alias, a hub id as written, or a Hugging Face cache folder."""
     if name in HUB_MODELS:
         return HUB_MODELS[name]
-    if HUB_ID.match(name) and not Path(name).exists():
+    if is_hub_id(name) and not Path(name).exists():
         return name
     found = CACHE_FOLDER.search(str(path))
     return f"{found.group(1)}/{found.group(2)}" if found else None

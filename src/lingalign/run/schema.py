@@ -50,6 +50,9 @@ class SampledPairs(Strict):
 DATASET_TAGS = {"data recipe": DataRecipe, "preference file": PreferenceFile, "sampled pairs": SampledPairs}
 
 
+KIND_KEYS = (("preference_file", "preference file"), ("pairs", "sampled pairs"))  # the key that marks a kind
+
+
 def _dataset_tag(entry: Any) -> str:
     """Which kind an entry is: a mapping with ``preference_file`` or ``pairs`` (or, without ``sources``, a
     key spelt like one of them) is that kind; anything else a data recipe, which the schema then checks."""
@@ -57,13 +60,9 @@ def _dataset_tag(entry: Any) -> str:
         if "sources" in entry:
             return "data recipe"
         keys = [str(key) for key in entry]
-        for key, tag in (("preference_file", "preference file"), ("pairs", "sampled pairs")):
-            if key in entry:
-                return tag
-        for key, tag in (("preference_file", "preference file"), ("pairs", "sampled pairs")):
-            if difflib.get_close_matches(key, keys, n=1):
-                return tag
-        return "data recipe"
+        exact = next((tag for key, tag in KIND_KEYS if key in entry), None)
+        return exact or next((tag for key, tag in KIND_KEYS if difflib.get_close_matches(key, keys, n=1)),
+                             "data recipe")
     return next((tag for tag, kind in DATASET_TAGS.items() if isinstance(entry, kind)), "data recipe")
 
 
